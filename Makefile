@@ -1,0 +1,40 @@
+# make report  - set up, get the data, run notebooks 01-06 top to bottom (QUICK=1: fast mode)
+# make test    - set up, get the data, run the unit tests and the notebooks under nbval
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+# Executes each notebook in a fresh kernel. TensorFlow's C++ start-up lines go to the
+# terminal instead of the saved notebook (capture_fd_output=False).
+EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	--ExecutePreprocessor.extra_arguments="['--IPKernelApp.capture_fd_output=False']"
+ifeq ($(QUICK),1)
+  EXECUTED := --output-dir scratch/notebooks
+else
+  EXECUTED := --inplace
+endif
+
+.PHONY: setup data report test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -e .
+	touch $@
+
+data: setup
+	$(BIN)/python -m utils.data
+
+report: data
+	@for notebook in $(NOTEBOOKS); do \
+		echo "== $$notebook"; start=$$(date +%s); \
+		$(EXECUTE) $(EXECUTED) $$notebook || exit 1; \
+		echo "== $$notebook took $$(( $$(date +%s) - start )) s"; \
+	done
+
+test: data
+	$(BIN)/python -m pytest tests
+	QUICK=1 $(BIN)/python -m pytest --nbval-lax notebooks
