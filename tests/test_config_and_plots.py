@@ -1,0 +1,61 @@
+"""utils.config (quick mode, output folders) and utils.plots (save_fig and the shared figures)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from utils import config, plots  # noqa: E402
+
+
+@pytest.fixture
+def project(monkeypatch, tmp_path):
+    """Point the project's root (and its scratch folder) at a temporary folder."""
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    monkeypatch.setattr(config, "SCRATCH_DIR", tmp_path / "scratch")
+    monkeypatch.delenv("QUICK", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("value, quick", [("1", True), ("true", True), ("YES", True),
+                                          ("0", False), ("", False)])
+def test_quick_mode_is_read_from_the_environment(monkeypatch, value, quick):
+    monkeypatch.setenv("QUICK", value)
+    assert config.is_quick() is quick
+    assert config.epochs(40) == (2 if quick else 40)
+
+
+def test_save_fig_writes_to_figures(project):
+    plt.plot([1, 2, 3])
+    path = plots.save_fig("01_example")
+    plt.close("all")
+    assert path == project / "figures" / "01_example.png"
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_quick_mode_writes_to_scratch_never_over_committed_files(project, monkeypatch):
+    monkeypatch.setenv("QUICK", "1")
+    plt.plot([1, 2, 3])
+    path = plots.save_fig("01_example")
+    plt.close("all")
+    assert path == project / "scratch" / "figures" / "01_example.png" and path.is_file()
+    assert not (project / "figures").exists()
+    assert config.models_dir() == project / "scratch" / "models"
+
+
+def test_shared_figures_draw_without_error(project):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(20) % 10
+    names = [f"class {i}" for i in range(10)]
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [2, 1.5, 1.2], "val_loss": [2, 1.6, 1.7],
+                            "accuracy": [0.3, 0.5, 0.6], "val_accuracy": [0.3, 0.45, 0.5]})
+    figures = [plots.show_images(images[:5], titles=names[:5], ncols=5),
+               plots.show_samples_per_class(images, labels, names, per_class=2),
+               plots.plot_history(history, best_epoch=2)]
+    assert [len(fig.axes) for fig in figures] == [5, 20, 2]
+    ax = plots.plot_confusion_matrix(labels, labels, names, normalize=True)
+    assert ax.get_xlabel() == "predicted class"
+    plt.close("all")

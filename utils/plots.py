@@ -1,0 +1,123 @@
+"""Figures shared by the notebooks, and `save_fig`, the one way they are written to disk.
+
+`save_fig("04_training_curves")` writes `figures/04_training_curves.png` (or
+`scratch/figures/...` in quick mode, so the committed figures are never overwritten).
+"""
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from sklearn.metrics import confusion_matrix
+
+from utils import config
+
+DPI = 100
+
+
+def save_fig(name, fig=None, dpi=DPI):
+    """Save the current (or given) figure as `NAME.png` in the figures folder; return the path.
+
+    Introduced in 01_explore_data.
+    """
+    fig = fig or plt.gcf()
+    path = config.figures_dir() / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def show_images(images, titles=None, ncols=10, size=1.2):
+    """A grid of images, each with an optional title; returns the figure.
+
+    Introduced in 01_explore_data.
+    """
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(image)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_samples_per_class(images, labels, class_names, per_class=8, seed=0):
+    """`per_class` random images of each class, one class per row, labelled on the left.
+
+    Introduced in 01_explore_data.
+    """
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(class_names), per_class,
+                             figsize=(per_class * 0.9, len(class_names) * 0.95))
+    for row, name in enumerate(class_names):
+        picks = rng.choice(np.flatnonzero(labels == row), per_class, replace=False)
+        for col, index in enumerate(picks):
+            ax = axes[row, col]
+            ax.imshow(images[index])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
+    """Train vs validation curves, one panel per metric, from a history DataFrame.
+
+    `history` has an `epoch` column and `METRIC` / `val_METRIC` columns, as returned by
+    `training.fit()` or `training.load_history()`. A vertical line marks `best_epoch`.
+    Introduced in 04_train_cnn.
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        ax.plot(history["epoch"], history[metric], "o-", ms=3, label="train")
+        ax.plot(history["epoch"], history[f"val_{metric}"], "o-", ms=3, label="validation")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="gray", linestyle="--",
+                       label=f"best val loss (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None):
+    """A seaborn heatmap of the confusion matrix: counts, or row-normalised (recall per class).
+
+    Introduced in 05_diagnose_overfitting.
+    """
+    matrix = confusion_matrix(y_true, y_pred, normalize="true" if normalize else None)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 6.5))
+    sns.heatmap(matrix, annot=True, fmt=".2f" if normalize else "d", cmap="Blues",
+                xticklabels=class_names, yticklabels=class_names, cbar=False,
+                annot_kws={"fontsize": 8}, ax=ax)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("Row-normalised (recall)" if normalize else "Counts")
+    return ax
+
+
+def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=None):
+    """An image beside a bar chart of its `k` most probable classes.
+
+    Introduced in 06_predict_samples.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(5, 1.8), width_ratios=[1, 1.6])
+    image_ax, bar_ax = axes
+    image_ax.imshow(image)
+    image_ax.axis("off")
+    if true_label is not None:
+        image_ax.set_title(f"true: {class_names[true_label]}", fontsize=9)
+    top = np.argsort(probabilities)[::-1][:k]
+    colors = ["tab:green" if true_label is None or c == true_label else "tab:red" for c in top]
+    bar_ax.barh([class_names[c] for c in top][::-1], probabilities[top][::-1],
+                color=colors[::-1])
+    bar_ax.set_xlim(0, 1)
+    bar_ax.tick_params(labelsize=8)
+    return axes
