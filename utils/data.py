@@ -1,6 +1,6 @@
 """Loading CIFAR-10: find the data, read the official batches, split train/validation.
 
-Introduced in 01_explore_data. The one entry point is `load_cifar10()`:
+Introduced in 01_data_exploration. The one entry point is `load_cifar10()`:
 
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.load_cifar10()
 

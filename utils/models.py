@@ -13,7 +13,7 @@ NUM_CLASSES = 10
 def conv_block(x, filters, dropout=0.25):
     """Conv 3x3 (ReLU) -> BatchNorm -> MaxPool 2x2 -> Dropout: one block of the baseline.
 
-    Introduced in 03_build_cnn.
+    Introduced in 03_cnn_construction.
     """
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     x = layers.BatchNormalization()(x)
@@ -24,7 +24,7 @@ def conv_block(x, filters, dropout=0.25):
 def build_baseline_cnn(name="baseline_cnn"):
     """The original project's CNN: three conv blocks (64/128/256) and a dense softmax head.
 
-    Inputs are scaled by 1/255 inside the model. Introduced in 03_build_cnn.
+    Inputs are scaled by 1/255 inside the model. Introduced in 03_cnn_construction.
     """
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Rescaling(1 / 255, name="rescale")(inputs)
@@ -48,7 +48,7 @@ def compile_baseline(model, learning_rate=1e-3):
 def build_small_cnn(preprocessing, name="small_cnn"):
     """A small two-block CNN behind a given preprocessing layer, for quick experiments.
 
-    Used in 02_normalize_inputs to compare input scalings on the same network.
+    Used in 02_normalization to compare input scalings on the same network.
     """
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = preprocessing(inputs)
@@ -63,7 +63,7 @@ def build_small_cnn(preprocessing, name="small_cnn"):
 def standardization_layer(x_train):
     """A `Normalization` layer adapted on training images: per-channel mean 0, std 1.
 
-    Introduced in 02_normalize_inputs. Adapt on the training split only, never on
+    Introduced in 02_normalization. Adapt on the training split only, never on
     validation or test images.
     """
     layer = layers.Normalization(axis=-1, name="standardize")

@@ -16,7 +16,7 @@ DPI = 100
 def save_fig(name, fig=None, dpi=DPI):
     """Save the current (or given) figure as `NAME.png` in the figures folder; return the path.
 
-    Introduced in 01_explore_data.
+    Introduced in 01_data_exploration.
     """
     fig = fig or plt.gcf()
     path = config.figures_dir() / f"{name}.png"
@@ -27,7 +27,7 @@ def save_fig(name, fig=None, dpi=DPI):
 def show_images(images, titles=None, ncols=10, size=1.2):
     """A grid of images, each with an optional title; returns the figure.
 
-    Introduced in 01_explore_data.
+    Introduced in 01_data_exploration.
     """
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)),
@@ -45,7 +45,7 @@ def show_images(images, titles=None, ncols=10, size=1.2):
 def show_samples_per_class(images, labels, class_names, per_class=8, seed=0):
     """`per_class` random images of each class, one class per row, labelled on the left.
 
-    Introduced in 01_explore_data.
+    Introduced in 01_data_exploration.
     """
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(class_names), per_class,
@@ -67,7 +67,7 @@ def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
 
     `history` has an `epoch` column and `METRIC` / `val_METRIC` columns, as returned by
     `training.fit()` or `training.load_history()`. A vertical line marks `best_epoch`.
-    Introduced in 04_train_cnn.
+    Introduced in 04_training.
     """
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8),
                              squeeze=False)
@@ -88,7 +88,7 @@ def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
 def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None):
     """A seaborn heatmap of the confusion matrix: counts, or row-normalised (recall per class).
 
-    Introduced in 05_diagnose_overfitting.
+    Introduced in 05_overfitting_analysis.
     """
     matrix = confusion_matrix(y_true, y_pred, normalize="true" if normalize else None)
     if ax is None:
@@ -105,7 +105,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None)
 def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=None):
     """An image beside a bar chart of its `k` most probable classes.
 
-    Introduced in 06_predict_samples.
+    Introduced in 06_sample_predictions.
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(5, 1.8), width_ratios=[1, 1.6])
