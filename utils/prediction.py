@@ -23,7 +23,7 @@ def open_image(source):
     """Open an image from a path, bytes or a file-like object, fully decoded; raise ImageError."""
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
-    name = str(source) if isinstance(source, (str, Path)) else "the uploaded file"
+    name = Path(source).name if isinstance(source, (str, Path)) else "the uploaded file"
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise ImageError(f"{name} does not exist. Check the path.")
     try:
@@ -86,7 +86,7 @@ def predict_probabilities(model, images, batch_size=256):
 def top_k(probabilities, class_names, k=3):
     """The `k` most probable classes as `(name, probability)` pairs, most probable first."""
     order = np.argsort(probabilities)[::-1][:k]
-    return [(class_names[i], float(probabilities[i])) for i in order]
+    return [(class_names[i], round(float(probabilities[i]), 4)) for i in order]
 
 
 def accuracy_by_confidence(probabilities, labels, bins=(0.0, 0.5, 0.7, 0.9, 0.99, 1.0)):
@@ -98,7 +98,8 @@ def accuracy_by_confidence(probabilities, labels, bins=(0.0, 0.5, 0.7, 0.9, 0.99
 
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
-    bucket = pd.cut(confidence, bins=list(bins), include_lowest=True)
+    names = [f"{low:.0%}–{high:.0%}" for low, high in zip(bins[:-1], bins[1:])]
+    bucket = pd.cut(confidence, bins=list(bins), labels=names, include_lowest=True)
     table = pd.DataFrame({"bucket": bucket, "correct": correct})
     summary = table.groupby("bucket", observed=False)["correct"].agg(["size", "mean"])
     return summary.rename(columns={"size": "images", "mean": "accuracy"})
