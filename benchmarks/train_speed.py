@@ -1,0 +1,155 @@
+"""Time the baseline CNN (04) and the better network (08) back to back, in one process.
+
+    python benchmarks/train_speed.py          # full: writes benchmarks/results.json
+    QUICK=1 python benchmarks/train_speed.py  # seconds: writes scratch/benchmarks/results.json
+
+Each network trains for a fixed number of steps on the real training images, with the
+batch size, data pipeline and callbacks of its notebook; the first steps (graph tracing)
+are not timed. Seconds per step x steps per epoch x epochs projects each full training
+run. Peak memory (RSS) is read from the kernel for each phase separately. Test accuracies
+are read from the summaries the notebooks saved; nothing is evaluated here.
+"""
+import json
+import os
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+
+from utils import better_cnn, config, data, models, training
+
+WARMUP_STEPS = 5
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Records the wall time of every training step."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+
+def reset_peak_memory():
+    """Reset the process's peak RSS (Linux: writing 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb():
+    """Peak resident memory of this process since the last reset, in MiB (Linux)."""
+    with open("/proc/self/status") as file:
+        for line in file:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_baseline(x_train, y_train, steps):
+    """Seconds per step of the original recipe: batch 36, Adam, as in notebook 04."""
+    model = models.compile_baseline(models.build_baseline_cnn())
+    timer = StepTimer()
+    n = (steps + WARMUP_STEPS) * 36
+    model.fit(x_train[:n], y_train[:n], batch_size=36, epochs=1, verbose=0, callbacks=[timer])
+    return float(np.median(timer.times[WARMUP_STEPS:]))
+
+
+def time_better(x_train, y_train, steps, total_steps):
+    """Seconds per step of the better network: batch 1024, its data pipeline and callbacks."""
+    _, l2 = better_cnn.sgd_hyperparameters(1024)
+    network = better_cnn.build_network(x_train, l2=l2)
+    batches = better_cnn.AlternatingFlipTranslate(x_train, y_train, 1024)
+    better_cnn.compile_network(network, total_steps, 1024)
+    timer = StepTimer()
+    callbacks = [better_cnn.Lookahead(total_steps),
+                 better_cnn.FreezeAfter(network.get_layer("whitening_bias").bias, 3), timer]
+    network.fit(batches, epochs=1, steps_per_epoch=steps + WARMUP_STEPS, verbose=0,
+                callbacks=callbacks)
+    return float(np.median(timer.times[WARMUP_STEPS:]))
+
+
+def machine():
+    """CPU model, core count, and library versions."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next(line.split(":", 1)[1].strip() for line in file
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import tensorflow as tf
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "keras": keras.__version__, "backend": keras.backend.backend(),
+            "tensorflow": tf.__version__, "numpy": np.__version__}
+
+
+def read_summary(name):
+    """A notebook's saved summary, or None if that notebook has not run in this mode."""
+    try:
+        return training.load_summary(name)
+    except FileNotFoundError:
+        return None
+
+
+def main():
+    quick = config.is_quick()
+    (x_train, y_train), (x_val, y_val), _ = data.load_cifar10(quick=False)
+    x_full, y_full = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+    runs = {
+        "baseline_cnn": {"notebook": "04_training", "epochs": 40, "batch_size": 36,
+                         "training_images": len(x_train)},
+        "best_cnn": {"notebook": "08_a_better_network", "epochs": 10, "batch_size": 1024,
+                     "training_images": len(x_full)},
+    }
+    steps = {"baseline_cnn": 20 if quick else 300, "best_cnn": 2 if quick else 20}
+
+    reset_peak_memory()
+    seconds = time_baseline(x_train, y_train, steps["baseline_cnn"])
+    runs["baseline_cnn"].update(seconds_per_step=seconds, peak_rss_mb=peak_memory_mb())
+
+    reset_peak_memory()
+    better_total_steps = runs["best_cnn"]["epochs"] * (len(x_full) // 1024)
+    seconds = time_better(x_full, y_full, steps["best_cnn"], better_total_steps)
+    runs["best_cnn"].update(seconds_per_step=seconds, peak_rss_mb=peak_memory_mb())
+
+    for name, run in runs.items():
+        run["timed_steps"] = steps[name]
+        steps_per_epoch = run["training_images"] // run["batch_size"]
+        run["seconds_per_epoch"] = run["seconds_per_step"] * steps_per_epoch
+        run["projected_training_seconds"] = run["seconds_per_epoch"] * run["epochs"]
+        summary = read_summary(name)
+        run["test_accuracy"] = summary["test_accuracy"] if summary else None
+
+    ratio = (runs["best_cnn"]["projected_training_seconds"]
+             / runs["baseline_cnn"]["projected_training_seconds"])
+    results = {"quick_mode": quick, "runs": runs, "training_time_ratio": ratio,
+               "machine": machine(), "data": data.describe_source(),
+               "date": time.strftime("%Y-%m-%d")}
+
+    print(f"{'network':<14}{'s/epoch':>9}{'epochs':>8}{'projected min':>15}"
+          f"{'peak RSS MiB':>14}{'test acc':>10}")
+    for name, run in runs.items():
+        accuracy = f"{run['test_accuracy']:.2%}" if run["test_accuracy"] is not None else "-"
+        print(f"{name:<14}{run['seconds_per_epoch']:>9.1f}{run['epochs']:>8}"
+              f"{run['projected_training_seconds'] / 60:>15.1f}{run['peak_rss_mb']:>14.0f}"
+              f"{accuracy:>10}")
+    print(f"training time ratio (better / baseline): {ratio:.3f}")
+
+    path = config.output_dir("benchmarks") / "results.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path.relative_to(config.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

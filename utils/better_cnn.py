@@ -1,0 +1,342 @@
+"""A fast, accurate CIFAR-10 network in the style of airbench94 (Keller Jordan, 2024).
+
+Introduced in 08_a_better_network. Written with `keras` layers and `keras.ops` only, so it
+runs on the TensorFlow, JAX and PyTorch backends. The recipe's ingredients, each a small
+piece below:
+
+- a 2x2 "whitening" first convolution whose kernels come from the eigenvectors of the
+  training images' patch covariance, frozen (its bias trains for the first epochs only);
+- three blocks of conv -> max-pool -> batch-norm -> GELU -> conv -> batch-norm -> GELU
+  (widths 64/256/256), convolutions without bias, initialised partly as identities;
+- batch-norm without a learned scale, and a bias that learns 64x faster than the rest;
+- Nesterov SGD with L2 weight decay, label smoothing and a triangular learning-rate schedule;
+- a lookahead average of the weights every 5 steps;
+- alternating horizontal flips and random 2-pixel translations of the training images;
+- test-time augmentation: the logits of mirrored and shifted copies are averaged.
+"""
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+PACKAGE = "cifar10_cnn"
+WIDTHS = (64, 256, 256)
+WHITENING_WIDTH = 24  # 2 x (2 * 2 * 3): each eigenvector and its negative
+
+
+# --- Layers the recipe needs ---------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ScaledBias(layers.Layer):
+    """Adds a per-channel bias stored divided by `scale`, so it learns `scale**2` times faster.
+
+    With SGD, storing b / s and multiplying by s multiplies the bias's gradient by s and its
+    effect by s again: the same as a learning rate s**2 times larger, for this weight only.
+    """
+
+    def __init__(self, scale=1.0, regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+        self.regularizer = keras.regularizers.get(regularizer)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+                                    regularizer=self.regularizer, name="bias")
+
+    def call(self, x):
+        return x + self.scale * self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale,
+                "regularizer": keras.regularizers.serialize(self.regularizer)}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class HorizontalFlip(layers.Layer):
+    """Mirrors images left-right (always; used for test-time augmentation)."""
+
+    def call(self, images):
+        return ops.flip(images, axis=2)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ReflectShift(layers.Layer):
+    """Shifts images by (dy, dx) pixels in -1..1, filling the border by reflection."""
+
+    def __init__(self, dy, dx, **kwargs):
+        super().__init__(**kwargs)
+        self.dy, self.dx = dy, dx
+
+    def call(self, images):
+        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        height, width = images.shape[1], images.shape[2]
+        return padded[:, 1 + self.dy:1 + self.dy + height, 1 + self.dx:1 + self.dx + width, :]
+
+    def get_config(self):
+        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class TriangleSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate rising linearly from `start` x peak to the peak, then falling to `end` x peak."""
+
+    def __init__(self, peak, total_steps, start=0.2, end=0.07, peak_fraction=0.23):
+        self.peak, self.total_steps = peak, total_steps
+        self.start, self.end, self.peak_fraction = start, end, peak_fraction
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        peak_step = self.peak_fraction * self.total_steps
+        rising = self.start + (1 - self.start) * step / peak_step
+        falling = 1 + (self.end - 1) * (step - peak_step) / (self.total_steps - peak_step)
+        return self.peak * ops.where(step < peak_step, rising, ops.maximum(falling, self.end))
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps, "start": self.start,
+                "end": self.end, "peak_fraction": self.peak_fraction}
+
+
+# --- The network ------------------------------------------------------------------------
+
+def conv(filters, regularizer, kernel_size=3):
+    """A bias-free convolution initialised as PyTorch does: uniform(+-1/sqrt(fan_in))."""
+    initializer = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    return layers.Conv2D(filters, kernel_size, padding="same", use_bias=False,
+                         kernel_initializer=initializer, kernel_regularizer=regularizer)
+
+
+def batch_norm(x, regularizer, bias_scale=8.0):
+    """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster."""
+    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-12, center=False, scale=False)(x)
+    return ScaledBias(bias_scale, regularizer)(x)
+
+
+def conv_group(x, filters, regularizer):
+    """conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU: halves the image, widens it."""
+    x = conv(filters, regularizer)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Activation("gelu")(batch_norm(x, regularizer))
+    x = conv(filters, regularizer)(x)
+    return layers.Activation("gelu")(batch_norm(x, regularizer))
+
+
+def build_network(x_train, widths=WIDTHS, l2=0.0, name="better_cnn"):
+    """The training network: raw uint8 images in, 10 logits out.
+
+    Input statistics and the whitening kernels are computed from `x_train` (uint8).
+    `l2` is the L2 penalty on every trained weight (see `sgd_hyperparameters`).
+    """
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    normalize = layers.Normalization(axis=-1)
+    normalize.adapt(x_train[:5000].astype("float32"))
+
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = normalize(inputs)
+    whitening = layers.Conv2D(WHITENING_WIDTH, 2, use_bias=False, trainable=False,
+                              name="whitening")
+    x = whitening(x)
+    x = ScaledBias(1.0, regularizer, name="whitening_bias")(x)
+    x = layers.Activation("gelu")(x)
+    for filters in widths:
+        x = conv_group(x, filters, regularizer)
+    x = layers.MaxPooling2D(3)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(10, use_bias=False, kernel_regularizer=regularizer,
+                     kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"))(x)
+    outputs = layers.Rescaling(1 / 9, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=name)
+
+    whitening.set_weights([whitening_kernels(normalize(x_train[:5000].astype("float32")))])
+    identity_init(model)
+    return model
+
+
+def whitening_kernels(images, eps=5e-4):
+    """2x2x3 kernels that decorrelate image patches: eigenvectors / sqrt(eigenvalue), and negatives.
+
+    `images` are normalised, channels-last. Returns a kernel of shape (2, 2, 3, 24).
+    """
+    images = np.asarray(images, dtype=np.float64)
+    patches = np.stack([images[:, dy:dy + 31, dx:dx + 31, :]
+                        for dy in range(2) for dx in range(2)], axis=3)  # (n, 31, 31, 4, 3)
+    patches = patches.reshape(-1, 12)
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    scaled = eigenvectors / np.sqrt(eigenvalues + eps)  # columns: one whitening filter each
+    kernel = scaled.reshape(2, 2, 3, 12)
+    return np.concatenate([kernel, -kernel], axis=-1).astype("float32")
+
+
+def identity_init(model):
+    """Make each 3x3 conv pass its first `in_channels` channels through unchanged at the start."""
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D) and layer.kernel_size == (3, 3):
+            kernel = ops.convert_to_numpy(layer.kernel)
+            channels = min(kernel.shape[2], kernel.shape[3])
+            kernel[:, :, :, :channels] = 0
+            kernel[1, 1, np.arange(channels), np.arange(channels)] = 1
+            layer.kernel.assign(kernel)
+
+
+def with_test_time_augmentation(network, name="better_cnn"):
+    """Wrap the logits network: average logits over mirror and shifts, then softmax.
+
+    Half the weight goes to the image and its mirror image, half to two diagonally shifted
+    copies (and their mirrors), as airbench does. Raw uint8 images in, probabilities out.
+    """
+    x = inputs = keras.Input((32, 32, 3), name="image")
+
+    def mirror_average(images):
+        return layers.Average()([network(images), network(HorizontalFlip()(images))])
+
+    centred = mirror_average(x)
+    shifted = layers.Average()([mirror_average(ReflectShift(-1, -1)(x)),
+                                mirror_average(ReflectShift(1, 1)(x))])
+    logits = layers.Average()([centred, shifted])
+    probabilities = layers.Softmax(name="probabilities")(logits)
+    return keras.Model(inputs, probabilities, name=name)
+
+
+# --- Training -----------------------------------------------------------------------------
+
+def sgd_hyperparameters(batch_size, lr=11.5, momentum=0.85, weight_decay=0.0153):
+    """airbench's decoupled hyperparameters, converted for Keras' SGD on a mean loss.
+
+    airbench gives the learning rate and weight decay per 1024 examples, with the momentum's
+    amplification divided out; Keras averages the loss over the batch. Returns the peak
+    learning rate and the L2 coefficient that give the same updates.
+    """
+    kilostep_scale = 1024 * (1 + 1 / (1 - momentum))
+    keras_lr = lr / kilostep_scale * batch_size
+    decay_per_step = weight_decay * batch_size / kilostep_scale
+    l2 = decay_per_step / keras_lr / 2  # L2(l2) adds 2 * l2 * w to the gradient
+    return keras_lr, l2
+
+
+class AlternatingFlipTranslate(keras.utils.PyDataset):
+    """Training batches with airbench's augmentation, made with NumPy on uint8 images.
+
+    Every image is mirrored at random once; then every other epoch the whole set is mirrored,
+    so each image is seen both ways in consecutive epochs. Each epoch, each image is also
+    shifted by up to `translate` pixels (reflection padding). Labels are one-hot.
+    """
+
+    def __init__(self, images, labels, batch_size, translate=2, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.rng = np.random.default_rng(seed)
+        flip = self.rng.random(len(images)) < 0.5
+        self.images = np.where(flip[:, None, None, None], images[:, :, ::-1], images)
+        self.labels = np.eye(10, dtype="float32")[labels]
+        self.batch_size, self.translate, self.epoch = batch_size, translate, 0
+        self.prepare_epoch()
+
+    def __len__(self):
+        return len(self.images) // self.batch_size  # drop the last partial batch
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.epoch_images[rows], self.labels[rows]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.prepare_epoch()
+
+    def prepare_epoch(self):
+        """Mirror everything on odd epochs, shift each image at random, shuffle."""
+        images = self.images[:, :, ::-1] if self.epoch % 2 == 1 else self.images
+        self.epoch_images = random_translate(images, self.translate, self.rng)
+        self.order = self.rng.permutation(len(self.images))
+
+
+def random_translate(images, pad, rng):
+    """Shift each image by a random (dy, dx) in [-pad, pad], filling borders by reflection."""
+    if pad == 0:
+        return images
+    padded = np.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode="reflect")
+    shifts = rng.integers(0, 2 * pad + 1, size=(len(images), 2))
+    out = np.empty_like(images)
+    size = images.shape[1]
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            rows = np.flatnonzero((shifts[:, 0] == dy) & (shifts[:, 1] == dx))
+            out[rows] = padded[rows, dy:dy + size, dx:dx + size]
+    return out
+
+
+class Lookahead(keras.callbacks.Callback):
+    """Every `every` steps, pull the weights towards a slow moving average, then use it.
+
+    The average's decay grows as 0.95**5 * (progress)**3: early on the weights move freely,
+    late in training they are averaged strongly. At the end the model keeps the average.
+    """
+
+    def __init__(self, total_steps, every=5):
+        super().__init__()
+        self.total_steps, self.every, self.step = total_steps, every, 0
+
+    def on_train_begin(self, logs=None):
+        self.average = [ops.convert_to_numpy(v) for v in self.float_variables()]
+
+    def float_variables(self):
+        return [v for v in self.model.variables if "float" in str(v.dtype)]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0 or self.step == self.total_steps:
+            decay = 1.0 if self.step == self.total_steps else \
+                0.95 ** 5 * (self.step / self.total_steps) ** 3
+            for average, variable in zip(self.average, self.float_variables()):
+                average += (1 - decay) * (ops.convert_to_numpy(variable) - average)
+                variable.assign(average)
+
+
+class FreezeAfter(keras.callbacks.Callback):
+    """Stop training one variable after `epochs` epochs, by restoring it after every step."""
+
+    def __init__(self, variable, epochs):
+        super().__init__()
+        self.variable, self.epochs, self.frozen = variable, epochs, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epochs:
+            self.frozen = ops.convert_to_numpy(self.variable)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.frozen is not None:
+            self.variable.assign(self.frozen)
+
+
+def compile_network(network, total_steps, batch_size, label_smoothing=0.2):
+    """Nesterov SGD with the triangular schedule and a label-smoothed cross-entropy."""
+    peak_lr, _ = sgd_hyperparameters(batch_size)
+    optimizer = keras.optimizers.SGD(TriangleSchedule(peak_lr, total_steps),
+                                     momentum=0.85, nesterov=True)
+    network.compile(optimizer=optimizer,
+                    loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                              label_smoothing=label_smoothing),
+                    metrics=["accuracy"])
+    return network
+
+
+def train(x_train, y_train, history_path, validation_data=None, epochs=10, batch_size=1024,
+          widths=WIDTHS, seed=0, verbose=2):
+    """Build, compile and train the network with the whole recipe; return the logits network.
+
+    `validation_data` is `(images, integer labels)` or None. Each epoch's metrics are
+    written to the CSV file `history_path` (read it with `training.load_history`).
+    """
+    keras.utils.set_random_seed(seed)
+    _, l2 = sgd_hyperparameters(batch_size)
+    network = build_network(x_train, widths=widths, l2=l2)
+    batches = AlternatingFlipTranslate(x_train, y_train, batch_size, seed=seed)
+    total_steps = epochs * len(batches)
+    compile_network(network, total_steps, batch_size)
+    if validation_data is not None:
+        x_val, y_val = validation_data
+        validation_data = (x_val, np.eye(10, dtype="float32")[y_val])
+    whitening_bias = network.get_layer("whitening_bias").bias
+    network.fit(batches, epochs=epochs, validation_data=validation_data, verbose=verbose,
+                callbacks=[Lookahead(total_steps), FreezeAfter(whitening_bias, 3),
+                           keras.callbacks.CSVLogger(history_path)])
+    return network
