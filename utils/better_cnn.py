@@ -121,12 +121,25 @@ def conv_group(x, filters, regularizer):
     return layers.Activation("gelu")(batch_norm(x, regularizer))
 
 
-def build_network(x_train, widths=WIDTHS, l2=0.0, name="better_cnn"):
-    """The training network: raw uint8 images in, 10 logits out.
+def build_network(x_train, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
+                  name="better_cnn"):
+    """The training network: raw uint8 images in, 10 float32 logits out.
 
     Input statistics and the whitening kernels are computed from `x_train` (uint8).
-    `l2` is the L2 penalty on every trained weight (see `sgd_hyperparameters`).
+    `l2` is the L2 penalty on every trained weight (see `sgd_hyperparameters`). With
+    `precision="mixed_bfloat16"` the layers compute in bfloat16 and keep float32 weights
+    (1.65x faster per step on this project's 2-core CPU); "float32" computes in float32.
     """
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        return build_layers(x_train, widths, l2, name)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def build_layers(x_train, widths, l2, name):
+    """The layers of `build_network`, created under the current dtype policy."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
     normalize = layers.Normalization(axis=-1)
     normalize.adapt(x_train[:5000].astype("float32"))
@@ -144,7 +157,7 @@ def build_network(x_train, widths=WIDTHS, l2=0.0, name="better_cnn"):
     x = layers.Flatten()(x)
     x = layers.Dense(10, use_bias=False, kernel_regularizer=regularizer,
                      kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"))(x)
-    outputs = layers.Rescaling(1 / 9, name="logits")(x)
+    outputs = layers.Rescaling(1 / 9, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=name)
 
     whitening.set_weights([whitening_kernels(normalize(x_train[:5000].astype("float32")))])
