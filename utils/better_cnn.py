@@ -14,11 +14,12 @@ piece below:
 - alternating horizontal flips and random 2-pixel translations of the training images;
 - test-time augmentation: the logits of mirrored and shifted copies are averaged.
 """
-import math
 
 import keras
 import numpy as np
 from keras import layers, ops
+
+from utils import models
 
 PACKAGE = "cifar10_cnn"
 WIDTHS = (64, 256, 256)
@@ -141,8 +142,7 @@ def build_network(x_train, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
 def build_layers(x_train, widths, l2, name):
     """The layers of `build_network`, created under the current dtype policy."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
-    normalize = layers.Normalization(axis=-1)
-    normalize.adapt(x_train[:5000].astype("float32"))
+    normalize = models.standardization_layer(x_train[:5000])
 
     inputs = keras.Input((32, 32, 3), name="image")
     x = normalize(inputs)
