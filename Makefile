@@ -1,5 +1,6 @@
 # make report  - set up, get the data, run notebooks 01-06 top to bottom (QUICK=1: fast mode)
 # make test    - set up, get the data, run the unit tests and the notebooks under nbval
+# make app     - set up and start the Streamlit app (http://localhost:8501)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ else
   EXECUTED := --inplace
 endif
 
-.PHONY: setup data report test
+.PHONY: setup data report test app app-screenshot
 
 setup: $(VENV)/.installed
 
@@ -38,3 +39,10 @@ report: data
 test: data
 	$(BIN)/python -m pytest tests
 	QUICK=1 $(BIN)/python -m pytest --nbval-lax notebooks
+
+app: setup
+	$(BIN)/streamlit run app/streamlit_app.py
+
+# Retake figures/app.png (README.md) with the browser test; needs Debian's chromium.
+app-screenshot: setup
+	APP_SCREENSHOT=figures/app.png $(BIN)/python -m pytest tests/test_app_browser.py
