@@ -59,3 +59,15 @@ def test_shared_figures_draw_without_error(project):
     ax = plots.plot_confusion_matrix(labels, labels, names, normalize=True)
     assert ax.get_xlabel() == "predicted class"
     plt.close("all")
+
+
+def test_reliability_diagram_draws_one_bar_per_bin(project):
+    from utils import calibration
+
+    probabilities = np.array([[0.6, 0.4], [0.6, 0.4], [0.95, 0.05], [0.05, 0.95]])
+    table = calibration.reliability_table(probabilities, np.array([0, 1, 0, 1]), bins=10)
+    ax = plots.plot_reliability(table, label="test")
+    assert len(ax.patches) == 10 and ax.get_xlabel() == "confidence"
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights[5] == 0.5 and heights[9] == 1.0
+    plt.close("all")

@@ -121,3 +121,22 @@ def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=Non
     bar_ax.set_xlim(0, 1)
     bar_ax.tick_params(labelsize=8)
     return axes
+
+
+def plot_reliability(table, ax=None, label=None, color="C0"):
+    """A reliability diagram from `calibration.reliability_table`: accuracy per confidence bin.
+
+    Bars show each bin's accuracy; the diagonal is perfect calibration (accuracy equal to
+    confidence). Bars below the diagonal mean over-confidence. Introduced in 09_looking_inside.
+    """
+    ax = ax or plt.gca()
+    centres = (table["low"] + table["high"]) / 2
+    width = (table["high"] - table["low"]).iloc[0]
+    ax.bar(centres, table["accuracy"].fillna(0), width=width * 0.9, alpha=0.6, color=color,
+           edgecolor=color, label=label)
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    return ax
