@@ -1,0 +1,67 @@
+"""utils.remedies: augmentation only in training, the schedule's shape, the switches."""
+import numpy as np
+import pytest
+
+from utils import remedies
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3)).astype("float32")
+
+
+def test_augmentation_changes_images_only_in_training(images):
+    augment = remedies.augmentation(seed=1)
+    np.testing.assert_array_equal(np.asarray(augment(images, training=False)), images)
+    changed = np.asarray(augment(images, training=True))
+    assert changed.shape == images.shape
+    assert not np.allclose(changed, images)
+
+
+def test_augmented_model_predicts_deterministically():
+    model = remedies.build_cnn(augment=True)
+    batch = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3)).astype("uint8")
+    first = model.predict(batch, verbose=0)
+    np.testing.assert_allclose(model.predict(batch, verbose=0), first, rtol=1e-5)
+
+
+def test_one_cycle_warms_up_then_decays_to_zero():
+    rates = remedies.learning_rates(remedies.one_cycle(1e-2, total_steps=100), 100)
+    peak = rates.argmax()
+    assert peak == 20
+    assert rates[peak] == pytest.approx(1e-2)
+    assert rates[0] == pytest.approx(1e-2 / 25)
+    assert (np.diff(rates[:peak + 1]) > 0).all() and (np.diff(rates[peak:]) <= 0).all()
+    assert rates[-1] == pytest.approx(0, abs=1e-9)
+
+
+def test_switches_add_layers_and_penalties():
+    plain = remedies.build_cnn()
+    everything = remedies.build_cnn(augment=True, dropout=True, l2=1e-4)
+    assert "augmentation" not in [layer.name for layer in plain.layers]
+    assert "augmentation" in [layer.name for layer in everything.layers]
+    rates = [layer.rate for layer in everything.layers if layer.__class__.__name__ == "Dropout"]
+    assert rates == [0.25, 0.25, 0.25, 0.5]
+    assert len(plain.losses) == 0 and len(everything.losses) == 6  # one per kernel
+    assert plain.count_params() == everything.count_params()
+
+
+def test_compile_chooses_adamw_for_weight_decay():
+    model = remedies.compile_cnn(remedies.build_cnn(), weight_decay=0.05, label_smoothing=0.1)
+    assert model.optimizer.__class__.__name__ == "AdamW"
+    assert model.loss.label_smoothing == 0.1
+
+
+def test_train_variant_reuses_a_complete_history(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(16, 32, 32, 3)).astype("uint8")
+    y = rng.integers(0, 10, size=16)
+    path = tmp_path / "plain.csv"
+    model = remedies.compile_cnn(remedies.build_cnn())
+    history = remedies.train_variant(model, (x, y), (x, y), path, epochs=2, batch_size=8)
+    assert history["epoch"].tolist() == [1, 2]
+    again = remedies.train_variant(None, (x, y), (x, y), path, epochs=2, batch_size=8)
+    assert again.equals(history)  # not trained again (the model is not even needed)
+    table = remedies.summarize({"plain": history})
+    assert table.loc["plain", "gap"] == pytest.approx(
+        history["accuracy"].iloc[-1] - history["val_accuracy"].iloc[-1])

@@ -1,0 +1,118 @@
+"""Remedies for overfitting, each switchable on the baseline network, for a fair comparison.
+
+Introduced in 07_fixing_overfitting. `build_cnn` is the baseline architecture of notebook 03
+with every remedy off by default; `compile_cnn` adds the optimizer-side remedies;
+`train_variant` trains one combination and keeps its history, so an interrupted comparison
+picks up at the first variant that has not finished.
+"""
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers
+
+from utils import models, training
+
+NUM_CLASSES = models.NUM_CLASSES
+
+
+def augmentation(seed=0):
+    """Random mirror images and shifts of up to 4 pixels (1/8 of the image), reflected borders.
+
+    Keras' random layers change images only when the model is called with training=True
+    (inside `fit`); for `evaluate` and `predict` they pass images through untouched.
+    """
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", seed=seed),
+    ], name="augmentation")
+
+
+def build_cnn(augment=False, dropout=False, l2=0.0, name="cnn"):
+    """The baseline CNN of 03 (64/128/256 conv blocks, dense 256-128 head), remedies optional.
+
+    augment: random flips and shifts at the input (training only).
+    dropout: the baseline's dropout (0.25 after each block, 0.5 before the output) or none.
+    l2: an L2 penalty on every kernel, `l2 * sum(w**2)` added to the loss.
+    """
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(models.INPUT_SHAPE, name="image")
+    x = augmentation()(inputs) if augment else inputs
+    x = layers.Rescaling(1 / 255, name="rescale")(x)
+    for filters in (64, 128, 256):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
+                          kernel_regularizer=regularizer)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.25 if dropout else 0.0)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu", kernel_regularizer=regularizer)(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=regularizer)(x)
+    x = layers.Dropout(0.5 if dropout else 0.0)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer,
+                           name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def one_cycle(peak, total_steps, warmup_fraction=0.2):
+    """Learning rate: linear warm-up to `peak` over the first 20% of steps, then cosine to 0."""
+    warmup_steps = max(1, int(warmup_fraction * total_steps))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak / 25, decay_steps=total_steps - warmup_steps,
+        warmup_target=peak, warmup_steps=warmup_steps, alpha=0.0)
+
+
+def compile_cnn(model, learning_rate=1e-3, weight_decay=0.0, label_smoothing=0.0):
+    """Adam (AdamW when `weight_decay` > 0) on a label-smoothed cross-entropy of one-hot labels.
+
+    `learning_rate` is a number or a schedule such as `one_cycle(...)`.
+    """
+    if weight_decay:
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                  metrics=["accuracy"])
+    return model
+
+
+def one_hot(labels):
+    """Integer labels as one-hot rows, as label smoothing needs them."""
+    return keras.utils.to_categorical(labels, NUM_CLASSES)
+
+
+def train_variant(model, train_data, validation_data, history_path, epochs, batch_size):
+    """Train one variant and return its history; reuse a history that is already complete.
+
+    The history is a CSV file with one row per epoch. If it already holds `epochs` rows,
+    the variant is not trained again (delete the file to retrain it).
+    """
+    if history_path.is_file():
+        history = training.load_history(history_path)
+        if len(history) >= epochs:
+            print(f"{history_path.name}: already trained, reusing it.")
+            return history
+    (x_train, y_train), (x_val, y_val) = train_data, validation_data
+    model.fit(x_train, one_hot(y_train), validation_data=(x_val, one_hot(y_val)),
+              epochs=epochs, batch_size=batch_size, verbose=0,
+              callbacks=[keras.callbacks.CSVLogger(history_path)])
+    return training.load_history(history_path)
+
+
+def summarize(histories):
+    """One row per variant: final train and validation accuracy, their gap, best validation."""
+    rows = {}
+    for name, history in histories.items():
+        last = history.iloc[-1]
+        rows[name] = {"train accuracy": last["accuracy"],
+                      "val accuracy": last["val_accuracy"],
+                      "gap": last["accuracy"] - last["val_accuracy"],
+                      "best val accuracy": history["val_accuracy"].max(),
+                      "best epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
+                      "final val loss": last["val_loss"]}
+    return pd.DataFrame(rows).T
+
+
+def learning_rates(schedule, total_steps):
+    """The learning rate at every step 0..total_steps, as a NumPy array (for plotting)."""
+    return np.array([float(schedule(step)) for step in range(total_steps + 1)])
