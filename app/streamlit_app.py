@@ -83,7 +83,11 @@ except Exception as error:  # a damaged or incompatible file: say which, keep se
     st.error(f"Could not load {model_path.name} ({error}). Re-run the notebook that "
              "trains it, or restore the file with `git checkout models/`.")
     st.stop()
-temperature = calibration.load_temperature(model_path)
+try:
+    temperature = calibration.load_temperature(model_path)
+except ValueError as error:
+    st.warning(f"{error} Showing uncalibrated probabilities.")
+    temperature = 1.0
 
 uploaded = st.file_uploader("Upload a photo (PNG, JPEG, WebP or BMP)", type=UPLOAD_TYPES)
 example_names = sorted(path.name for path in EXAMPLES_DIR.glob("*.png"))

@@ -159,3 +159,15 @@ def test_no_warning_for_a_confident_prediction():
     table = assert_prediction_shown(app)
     assert table["probability"][0] > 0.5  # the baseline is sure of this cat (or whatever)
     assert not app.warning
+
+
+def test_damaged_temperature_file_falls_back_to_raw_probabilities(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "baseline_cnn.keras").symlink_to(
+        config.ROOT / "models" / "baseline_cnn.keras")
+    (tmp_path / "models" / "baseline_cnn_calibration.json").write_text("{oops")
+    app = app_copy_in(tmp_path)
+    app.run()
+    app.file_uploader[0].upload("photo.png", GOOD_UPLOADS["photo.png"]()).run()
+    assert_prediction_shown(app)
+    assert "Showing uncalibrated probabilities" in app.warning[0].value

@@ -54,3 +54,11 @@ def test_temperature_is_stored_beside_the_model(tmp_path):
     path = calibration.save_temperature(model, 1.7, fitted_on="validation")
     assert path.name == "best_cnn_calibration.json"
     assert calibration.load_temperature(model) == 1.7
+
+
+@pytest.mark.parametrize("content", ["not json", '{"T": 2}', '{"temperature": -1}'])
+def test_a_damaged_temperature_file_gives_a_clear_error(tmp_path, content):
+    model = tmp_path / "best_cnn.keras"
+    calibration.temperature_path(model).write_text(content)
+    with pytest.raises(ValueError, match="best_cnn_calibration.json"):
+        calibration.load_temperature(model)

@@ -7,8 +7,7 @@ from keras import layers
 from utils import inside
 
 
-@pytest.fixture(scope="module")
-def tiny_cnn():
+def build_tiny_cnn():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
     x = layers.Rescaling(1 / 255)(inputs)
@@ -17,6 +16,11 @@ def tiny_cnn():
     x = layers.Flatten()(x)
     outputs = layers.Dense(10, name="logits")(x)
     return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def tiny_cnn():
+    return build_tiny_cnn()
 
 
 @pytest.fixture
@@ -29,6 +33,17 @@ def test_grad_cam_shape_and_range(tiny_cnn, images):
     assert heatmaps.shape == (3, 32, 32)
     assert heatmaps.min() >= 0 and heatmaps.max() <= 1
     assert np.isclose(heatmaps.reshape(3, -1).max(axis=1), 1, atol=0.05).any()
+
+
+def test_grad_cam_on_a_bfloat16_network(images):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        network = build_tiny_cnn()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    heatmaps = inside.grad_cam(network, images, "conv")
+    assert heatmaps.shape == (3, 32, 32) and heatmaps.dtype == np.float32
+    assert heatmaps.min() >= 0 and heatmaps.max() <= 1
 
 
 def test_grad_cam_for_a_chosen_class_differs_from_another(tiny_cnn, images):

@@ -85,4 +85,11 @@ def load_temperature(model_path):
     path = temperature_path(model_path)
     if not path.is_file():
         return 1.0
-    return float(json.loads(path.read_text())["temperature"])
+    try:
+        temperature = float(json.loads(path.read_text())["temperature"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path.name} holds no valid temperature ({error}). Delete it, or "
+                         "run notebook 09 again to rewrite it.") from error
+    if not temperature > 0:
+        raise ValueError(f"{path.name}: the temperature must be positive, not {temperature}.")
+    return temperature

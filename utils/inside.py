@@ -33,11 +33,13 @@ def grad_cam(model, images, layer_name, class_indices=None):
     images = ops.convert_to_tensor(np.asarray(images))
     with tf.GradientTape() as tape:
         maps, scores = probe(images, training=False)
-        maps, scores = ops.cast(maps, "float32"), ops.cast(scores, "float32")
+        scores = ops.cast(scores, "float32")
         if class_indices is None:
             class_indices = ops.argmax(scores, axis=-1)
         chosen = ops.take_along_axis(scores, ops.reshape(class_indices, (-1, 1)), axis=1)
-    gradients = tape.gradient(chosen, maps)
+    # A mixed-precision network computes in bfloat16: do the rest in float32.
+    gradients = ops.cast(tape.gradient(chosen, maps), "float32")
+    maps = ops.cast(maps, "float32")
     weights = ops.mean(gradients, axis=(1, 2), keepdims=True)  # one weight per channel
     heatmaps = ops.relu(ops.sum(weights * maps, axis=-1))
     peak = ops.max(heatmaps, axis=(1, 2), keepdims=True)
