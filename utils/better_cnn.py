@@ -28,6 +28,7 @@ WHITENING_WIDTH = 24  # 2 x (2 * 2 * 3): each eigenvector and its negative
 
 # --- Layers the recipe needs ---------------------------------------------------------------
 
+
 @keras.saving.register_keras_serializable(PACKAGE)
 class ScaledBias(layers.Layer):
     """Adds a per-channel bias stored divided by `scale`, so it learns `scale**2` times faster.
@@ -108,8 +109,12 @@ def conv(filters, regularizer, kernel_size=3):
 
 
 def batch_norm(x, regularizer, bias_scale=8.0):
-    """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster."""
-    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-12, center=False, scale=False)(x)
+    """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster.
+
+    Keras' momentum is the weight of the old running statistics (PyTorch's is the weight of
+    the new batch), so airbench's PyTorch momentum 0.6 is 0.4 here.
+    """
+    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-12, center=False, scale=False)(x)
     return ScaledBias(bias_scale, regularizer)(x)
 
 
