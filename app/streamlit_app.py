@@ -103,11 +103,11 @@ else:
     source, name = (EXAMPLES_DIR / example).read_bytes(), example
 
 try:
-    picture = prediction.to_rgb(prediction.open_image(source))
-    network_input = prediction.load_image(source)
+    network_input = prediction.load_image(source, name=f"'{name}'")
 except prediction.ImageError as error:
-    st.error(str(error).replace("the uploaded file", f"'{name}'"))
+    st.error(str(error))
     st.stop()
+picture = prediction.to_rgb(prediction.open_image(source))  # readable: load_image read it
 
 probabilities = calibration.apply_temperature(
     prediction.predict_probabilities(network, network_input), temperature)

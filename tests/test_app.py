@@ -119,6 +119,17 @@ def app_copy_in(folder):
     return streamlit_testing.AppTest.from_file(str(copy), default_timeout=LOADING_TIMEOUT)
 
 
+def app_with_baseline_and_calibration(folder, calibration_file_text):
+    """A copy of the app with only the baseline model and the given calibration file."""
+    (folder / "models").mkdir()
+    (folder / "models" / "baseline_cnn.keras").symlink_to(
+        config.ROOT / "models" / "baseline_cnn.keras")
+    (folder / "models" / "baseline_cnn_calibration.json").write_text(calibration_file_text)
+    app = app_copy_in(folder)
+    app.run()
+    return app
+
+
 def test_missing_models_give_instructions(tmp_path):
     app = app_copy_in(tmp_path)
     app.run()
@@ -137,13 +148,8 @@ def test_damaged_model_file_gives_a_clear_message(tmp_path):
 
 
 def test_low_confidence_warning_and_calibrated_probabilities(tmp_path):
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "baseline_cnn.keras").symlink_to(
-        config.ROOT / "models" / "baseline_cnn.keras")
     # A very high temperature flattens every prediction to about 10% per class.
-    (tmp_path / "models" / "baseline_cnn_calibration.json").write_text('{"temperature": 1000}')
-    app = app_copy_in(tmp_path)
-    app.run()
+    app = app_with_baseline_and_calibration(tmp_path, '{"temperature": 1000}')
     assert "Upload a photo" in app.info[0].value  # this copy ships no examples
     app.file_uploader[0].upload("photo.png", GOOD_UPLOADS["photo.png"]()).run()
     table = assert_prediction_shown(app)
@@ -153,13 +159,8 @@ def test_low_confidence_warning_and_calibrated_probabilities(tmp_path):
 
 
 def test_no_warning_for_a_confident_prediction(tmp_path):
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "baseline_cnn.keras").symlink_to(
-        config.ROOT / "models" / "baseline_cnn.keras")
     # A very low temperature sharpens every prediction to nearly 100% for one class.
-    (tmp_path / "models" / "baseline_cnn_calibration.json").write_text('{"temperature": 0.01}')
-    app = app_copy_in(tmp_path)
-    app.run()
+    app = app_with_baseline_and_calibration(tmp_path, '{"temperature": 0.01}')
     app.file_uploader[0].upload("photo.png", GOOD_UPLOADS["photo.png"]()).run()
     table = assert_prediction_shown(app)
     assert table["probability"][0] > 0.99
@@ -167,12 +168,7 @@ def test_no_warning_for_a_confident_prediction(tmp_path):
 
 
 def test_damaged_temperature_file_falls_back_to_raw_probabilities(tmp_path):
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "baseline_cnn.keras").symlink_to(
-        config.ROOT / "models" / "baseline_cnn.keras")
-    (tmp_path / "models" / "baseline_cnn_calibration.json").write_text("{oops")
-    app = app_copy_in(tmp_path)
-    app.run()
+    app = app_with_baseline_and_calibration(tmp_path, "{oops")
     app.file_uploader[0].upload("photo.png", GOOD_UPLOADS["photo.png"]()).run()
     assert_prediction_shown(app)
     assert "Showing uncalibrated probabilities" in app.warning[0].value

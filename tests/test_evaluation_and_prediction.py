@@ -126,3 +126,8 @@ def test_predict_probabilities_accepts_one_image_or_a_batch():
     image = np.zeros((32, 32, 3), np.uint8)
     assert prediction.predict_probabilities(FakeModel(), image).shape == (10,)
     assert prediction.predict_probabilities(FakeModel(), image[None].repeat(3, 0)).shape == (3, 10)
+
+
+def test_error_messages_use_the_name_given():
+    with pytest.raises(prediction.ImageError, match="^'holiday.png' is not an image"):
+        prediction.load_image(b"not an image", name="'holiday.png'")

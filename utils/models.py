@@ -10,31 +10,38 @@ INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 
 
-def conv_block(x, filters, dropout=0.25):
+def conv_block(x, filters, dropout=0.25, regularizer=None):
     """Conv 3x3 (ReLU) -> BatchNorm -> MaxPool 2x2 -> Dropout: one block of the baseline.
 
-    Introduced in 03_cnn_construction.
+    Introduced in 03_cnn_construction. `regularizer` (07) penalises the kernel's weights.
     """
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu",
+                      kernel_regularizer=regularizer)(x)
     x = layers.BatchNormalization()(x)
     x = layers.MaxPooling2D(2)(x)
     return layers.Dropout(dropout)(x)
 
 
-def build_baseline_cnn(name="baseline_cnn"):
+def build_baseline_cnn(name="baseline_cnn", dropout=True, l2=0.0, augmentation=None):
     """The original project's CNN: three conv blocks (64/128/256) and a dense softmax head.
 
-    Inputs are scaled by 1/255 inside the model. Introduced in 03_cnn_construction.
+    Inputs are scaled by 1/255 inside the model. Introduced in 03_cnn_construction. The
+    options switch the remedies of 07_fixing_overfitting: `dropout=False` sets every dropout
+    rate to 0; `l2` adds `l2 * sum(w**2)` of every kernel to the loss; `augmentation` is a
+    layer applied to the images first (it acts only in training).
     """
+    regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = augmentation(inputs) if augmentation is not None else inputs
+    x = layers.Rescaling(1 / 255, name="rescale")(x)
     for filters in (64, 128, 256):
-        x = conv_block(x, filters)
+        x = conv_block(x, filters, dropout=0.25 if dropout else 0.0, regularizer=regularizer)
     x = layers.Flatten()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dense(128, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    x = layers.Dense(256, activation="relu", kernel_regularizer=regularizer)(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=regularizer)(x)
+    x = layers.Dropout(0.5 if dropout else 0.0)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer,
+                           name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -19,11 +19,15 @@ class ImageError(ValueError):
     """The file cannot be used as an image; the message says why and what to do."""
 
 
-def open_image(source):
-    """Open an image from a path, bytes or a file-like object, fully decoded; raise ImageError."""
+def open_image(source, name=None):
+    """Open an image from a path, bytes or a file-like object, fully decoded; raise ImageError.
+
+    Error messages call the file `name`: by default its file name, or "the uploaded file".
+    """
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
-    name = Path(source).name if isinstance(source, (str, Path)) else "the uploaded file"
+    if name is None:
+        name = Path(source).name if isinstance(source, (str, Path)) else "the uploaded file"
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise ImageError(f"{name} does not exist. Check the path.")
     try:
@@ -66,12 +70,13 @@ def to_model_input(image, size=IMAGE_SIZE):
     return np.asarray(square, dtype=np.uint8)
 
 
-def load_image(source, size=IMAGE_SIZE):
+def load_image(source, size=IMAGE_SIZE, name=None):
     """Read an image file (path, bytes or file object) as a `(size, size, 3)` uint8 array.
 
-    Raises `ImageError` for anything that is not a usable image.
+    Raises `ImageError` for anything that is not a usable image; its message calls the file
+    `name` (see `open_image`).
     """
-    return to_model_input(to_rgb(open_image(source)), size)
+    return to_model_input(to_rgb(open_image(source, name)), size)
 
 
 def predict_probabilities(model, images, batch_size=256):

@@ -1,8 +1,8 @@
 """Remedies for overfitting, each switchable on the baseline network, for a fair comparison.
 
-Introduced in 07_fixing_overfitting. `build_cnn` is the baseline architecture of notebook 03
-with every remedy off by default; `compile_cnn` adds the optimizer-side remedies;
-`train_variant` trains one combination and keeps its history, so an interrupted comparison
+Introduced in 07_fixing_overfitting. `build_cnn` is the baseline network of notebook 03
+(`models.build_baseline_cnn`) with every remedy off by default; `compile_cnn` adds the
+optimizer-side remedies; `train_variant` trains one combination and keeps its history, so an interrupted comparison
 picks up at the first variant that has not finished.
 """
 import keras
@@ -28,29 +28,14 @@ def augmentation(seed=0):
 
 
 def build_cnn(augment=False, dropout=False, l2=0.0, name="cnn"):
-    """The baseline CNN of 03 (64/128/256 conv blocks, dense 256-128 head), remedies optional.
+    """The baseline CNN of 03 with every remedy off unless switched on.
 
     augment: random flips and shifts at the input (training only).
     dropout: the baseline's dropout (0.25 after each block, 0.5 before the output) or none.
     l2: an L2 penalty on every kernel, `l2 * sum(w**2)` added to the loss.
     """
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    inputs = keras.Input(models.INPUT_SHAPE, name="image")
-    x = augmentation()(inputs) if augment else inputs
-    x = layers.Rescaling(1 / 255, name="rescale")(x)
-    for filters in (64, 128, 256):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          kernel_regularizer=regularizer)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.Dropout(0.25 if dropout else 0.0)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(256, activation="relu", kernel_regularizer=regularizer)(x)
-    x = layers.Dense(128, activation="relu", kernel_regularizer=regularizer)(x)
-    x = layers.Dropout(0.5 if dropout else 0.0)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer,
-                           name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return models.build_baseline_cnn(name=name, dropout=dropout, l2=l2,
+                                     augmentation=augmentation() if augment else None)
 
 
 def one_cycle(peak, total_steps, warmup_fraction=0.2):
