@@ -1,4 +1,4 @@
-# make report  - set up, get the data, run notebooks 01-09 top to bottom (QUICK=1: fast mode)
+# make report  - set up, get the data, run notebooks 01-11 top to bottom (QUICK=1: fast mode)
 # make test    - set up, get the data, run the unit tests and the notebooks under nbval
 # make app     - set up and start the Streamlit app (http://localhost:8501)
 PYTHON ?= python3

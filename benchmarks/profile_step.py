@@ -1,8 +1,8 @@
-"""Where does a training step of the better network (08) go? Timings of stripped-down copies.
+"""Where does a training step of the better network (10) go? Timings of stripped-down copies.
 
     python benchmarks/profile_step.py     # writes benchmarks/profile_step.json
 
-One batch of 1,024 images, bfloat16 mixed precision as in notebook 08, each variant timed
+One batch of 1,024 images, bfloat16 mixed precision as in notebook 10, each variant timed
 over the same number of steps after a warm-up, interleaved so that a busy machine slows
 all of them alike:
 - "train step": the whole step (forward, backward, SGD update);
@@ -28,7 +28,7 @@ ROUNDS = 3
 
 
 def convolutions_only(widths=better_cnn.WIDTHS):
-    """The 08 network's convolutions and poolings alone (no batch-norm, biases or GELU)."""
+    """The 10 network's convolutions and poolings alone (no batch-norm, biases or GELU)."""
     inputs = keras.Input((32, 32, 3))
     x = layers.Rescaling(1 / 255)(inputs)
     x = layers.Conv2D(better_cnn.WHITENING_WIDTH, 2, use_bias=False)(x)

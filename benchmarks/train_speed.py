@@ -1,4 +1,4 @@
-"""Time the baseline CNN (04) and the better network (08) back to back, in one process.
+"""Time the baseline CNN (06) and the better network (10) back to back, in one process.
 
     python benchmarks/train_speed.py          # full: writes benchmarks/results.json
     QUICK=1 python benchmarks/train_speed.py  # seconds: writes scratch/benchmarks/results.json
@@ -106,9 +106,9 @@ def main():
     (x_train, y_train), (x_val, y_val), _ = data.load_cifar10(quick=False)
     x_full, y_full = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
     runs = {
-        "baseline_cnn": {"notebook": "04_training", "epochs": 40, "batch_size": 36,
+        "baseline_cnn": {"notebook": "06_training", "epochs": 40, "batch_size": 36,
                          "training_images": len(x_train)},
-        "best_cnn": {"notebook": "08_a_better_network", "epochs": 10, "batch_size": 1024,
+        "best_cnn": {"notebook": "10_a_better_network", "epochs": 10, "batch_size": 1024,
                      "training_images": len(x_full)},
     }
     steps = {"baseline_cnn": 20 if quick else 300, "best_cnn": 2 if quick else 20}

@@ -135,7 +135,7 @@ def test_missing_models_give_instructions(tmp_path):
     app.run()
     assert not app.exception
     assert "No trained model found" in app.error[0].value
-    assert "04_training" in app.error[0].value
+    assert "06_training" in app.error[0].value
 
 
 def test_damaged_model_file_gives_a_clear_message(tmp_path):

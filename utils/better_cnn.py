@@ -1,6 +1,6 @@
 """A fast, accurate CIFAR-10 network in the style of airbench94 (Keller Jordan, 2024).
 
-Introduced in 08_a_better_network. Written with `keras` layers and `keras.ops` only, so it
+Introduced in 10_a_better_network. Written with `keras` layers and `keras.ops` only, so it
 runs on the TensorFlow, JAX and PyTorch backends. The recipe's ingredients, each a small
 piece below:
 

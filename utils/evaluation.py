@@ -1,6 +1,6 @@
 """Diagnosing a trained classifier: where it errs, and how confident it is when it does.
 
-Introduced in 05_overfitting_analysis.
+Introduced in 07_overfitting_analysis.
 """
 import numpy as np
 import pandas as pd

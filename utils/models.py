@@ -13,7 +13,7 @@ NUM_CLASSES = 10
 def conv_block(x, filters, dropout=0.25, regularizer=None):
     """Conv 3x3 (ReLU) -> BatchNorm -> MaxPool 2x2 -> Dropout: one block of the baseline.
 
-    Introduced in 03_cnn_construction. `regularizer` (07) penalises the kernel's weights.
+    Introduced in 05_cnn_construction. `regularizer` (09) penalises the kernel's weights.
     """
     x = layers.Conv2D(filters, 3, padding="same", activation="relu",
                       kernel_regularizer=regularizer)(x)
@@ -25,8 +25,8 @@ def conv_block(x, filters, dropout=0.25, regularizer=None):
 def build_baseline_cnn(name="baseline_cnn", dropout=True, l2=0.0, augmentation=None):
     """The original project's CNN: three conv blocks (64/128/256) and a dense softmax head.
 
-    Inputs are scaled by 1/255 inside the model. Introduced in 03_cnn_construction. The
-    options switch the remedies of 07_fixing_overfitting: `dropout=False` sets every dropout
+    Inputs are scaled by 1/255 inside the model. Introduced in 05_cnn_construction. The
+    options switch the remedies of 09_fixing_overfitting: `dropout=False` sets every dropout
     rate to 0; `l2` adds `l2 * sum(w**2)` of every kernel to the loss; `augmentation` is a
     layer applied to the images first (it acts only in training).
     """
@@ -81,7 +81,7 @@ def standardization_layer(x_train):
 def load_model(path):
     """Load a saved `.keras` model of this project, custom layers included.
 
-    The better network of 08 uses layers defined in `utils.better_cnn`; importing that
+    The better network of 10 uses layers defined in `utils.better_cnn`; importing that
     module registers them with Keras, so any of the project's models loads with this call.
     """
     import utils.better_cnn  # noqa: F401  (registers the custom layers)

@@ -1,6 +1,6 @@
 """Figures shared by the notebooks, and `save_fig`, the one way they are written to disk.
 
-`save_fig("04_training_curves")` writes `figures/04_training_curves.png` (or
+`save_fig("06_training_curves")` writes `figures/06_training_curves.png` (or
 `scratch/figures/...` in quick mode, so the committed figures are never overwritten).
 """
 import matplotlib.pyplot as plt
@@ -67,7 +67,7 @@ def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
 
     `history` has an `epoch` column and `METRIC` / `val_METRIC` columns, as returned by
     `training.fit()` or `training.load_history()`. A vertical line marks `best_epoch`.
-    Introduced in 04_training.
+    Introduced in 06_training.
     """
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8),
                              squeeze=False)
@@ -88,7 +88,7 @@ def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
 def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None):
     """A seaborn heatmap of the confusion matrix: counts, or row-normalised (recall per class).
 
-    Introduced in 05_overfitting_analysis.
+    Introduced in 07_overfitting_analysis.
     """
     matrix = confusion_matrix(y_true, y_pred, normalize="true" if normalize else None)
     if ax is None:
@@ -105,7 +105,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None)
 def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=None):
     """An image beside a bar chart of its `k` most probable classes.
 
-    Introduced in 06_sample_predictions.
+    Introduced in 08_sample_predictions.
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(5, 1.8), width_ratios=[1, 1.6])
@@ -127,7 +127,7 @@ def plot_reliability(table, ax=None, label=None, color="C0"):
     """A reliability diagram from `calibration.reliability_table`: accuracy per confidence bin.
 
     Bars show each bin's accuracy; the diagonal is perfect calibration (accuracy equal to
-    confidence). Bars below the diagonal mean over-confidence. Introduced in 09_looking_inside.
+    confidence). Bars below the diagonal mean over-confidence. Introduced in 11_looking_inside.
     """
     ax = ax or plt.gca()
     centres = (table["low"] + table["high"]) / 2

@@ -1,6 +1,6 @@
 """Predicting with a trained model: on test images, and on a user's own image file.
 
-Introduced in 06_sample_predictions. `load_image(path_or_bytes)` turns any common image file
+Introduced in 08_sample_predictions. `load_image(path_or_bytes)` turns any common image file
 into the 32x32 RGB uint8 array the models take (the same function serves the app);
 files that are not usable images raise `ImageError` with a message that says why.
 """
@@ -97,7 +97,7 @@ def top_k(probabilities, class_names, k=3):
 def accuracy_by_confidence(probabilities, labels, bins=(0.0, 0.5, 0.7, 0.9, 0.99, 1.0)):
     """Accuracy and count of predictions in each confidence bucket, as a DataFrame.
 
-    Confidence is the top class's probability. Introduced in 06_sample_predictions.
+    Confidence is the top class's probability. Introduced in 08_sample_predictions.
     """
     import pandas as pd
 

@@ -1,6 +1,6 @@
 """Remedies for overfitting, each switchable on the baseline network, for a fair comparison.
 
-Introduced in 07_fixing_overfitting. `build_cnn` is the baseline network of notebook 03
+Introduced in 09_fixing_overfitting. `build_cnn` is the baseline network of notebook 05
 (`models.build_baseline_cnn`) with every remedy off by default; `compile_cnn` adds the
 optimizer-side remedies; `train_variant` trains one combination and keeps its history, so an interrupted comparison
 picks up at the first variant that has not finished.
@@ -28,7 +28,7 @@ def augmentation(seed=0):
 
 
 def build_cnn(augment=False, dropout=False, l2=0.0, name="cnn"):
-    """The baseline CNN of 03 with every remedy off unless switched on.
+    """The baseline CNN of 05 with every remedy off unless switched on.
 
     augment: random flips and shifts at the input (training only).
     dropout: the baseline's dropout (0.25 after each block, 0.5 before the output) or none.

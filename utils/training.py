@@ -1,6 +1,6 @@
 """Seeding and a resumable `fit`: the best model, the history on disk, and crash recovery.
 
-Introduced in 04_training. `fit()` wires three Keras callbacks:
+Introduced in 06_training. `fit()` wires three Keras callbacks:
 
 - `ModelCheckpoint` keeps the model with the best validation accuracy as `NAME.keras`;
 - `CSVLogger` writes one row per epoch to `NAME_history.csv`, so the history survives
