@@ -12,7 +12,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # lets `utils` import however the app is started
 
-from utils import calibration, data, models, prediction  # noqa: E402
+from utils import calibration, data, prediction, saving  # noqa: E402
 
 MODEL_FILES = {
     "better network (notebook 10)": ROOT / "models" / "best_cnn.keras",
@@ -29,7 +29,7 @@ DISPLAY_SIZE = 256
 @st.cache_resource(show_spinner="Loading the network (once, then it is kept in memory)...")
 def load_network(path):
     """The Keras model in `path`, loaded once per server and shared by every visitor."""
-    return models.load_model(path)
+    return saving.load_model(path)
 
 
 def available_models():

@@ -19,7 +19,7 @@ import numpy as np
 import streamlit
 
 from train_speed import machine  # the same machine description as the training benchmark
-from utils import config, models, prediction, serving
+from utils import config, prediction, saving, serving
 
 
 def seconds_to_healthy(starts):
@@ -44,7 +44,7 @@ def import_seconds(module="keras"):
 def first_prediction_seconds(model_path, image):
     """Seconds to load a saved model and to predict one image with it (the first call)."""
     start = time.perf_counter()
-    network = models.load_model(model_path)
+    network = saving.load_model(model_path)
     loaded = time.perf_counter()
     prediction.predict_probabilities(network, image)
     return {"load_model_s": round(loaded - start, 2),

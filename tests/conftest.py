@@ -44,8 +44,9 @@ def write_cifar_folder(parent):
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No data variable, quick mode off, and a Keras cache folder that is empty."""
+    """No data variable, quick mode off, an empty Keras cache and no offline copy beside us."""
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "OFFLINE_COPY_SCRIPT", tmp_path / "no_shared" / "make_batches.py")
     monkeypatch.delenv("QUICK", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return tmp_path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import config, data, models, prediction, serving
+from utils import config, data, prediction, saving, serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -27,7 +27,7 @@ if CHROMIUM is None:
 
 def expected_class(image_path):
     """What the app's default network predicts for the image, computed here directly."""
-    network = models.load_model(config.ROOT / "models" / "best_cnn.keras")
+    network = saving.load_model(config.ROOT / "models" / "best_cnn.keras")
     image = prediction.load_image(image_path)
     return data.CLASS_NAMES[prediction.predict_probabilities(network, image).argmax()]
 

@@ -3,6 +3,7 @@ import pickle
 import shutil
 import ssl
 import urllib.error
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -157,6 +158,32 @@ def test_no_data_and_no_network_names_both_remedies(clean_env, monkeypatch):
     message = str(error.value)
     assert "downloading" in message and data.TARBALL_NAME in message
     assert "data/" in message and data.DATA_ENV_VAR in message
+    assert "../shared/cifar10" in message
+    assert error.value.__suppress_context__, "the message quotes the error; no chained tracebacks"
+
+
+def test_offline_copy_beside_the_clone_is_built_into_data(clean_env, monkeypatch, capsys):
+    script = clean_env / "shared" / "cifar10" / "make_batches.py"
+    script.parent.mkdir(parents=True)
+    tests_dir = str(Path(__file__).parent)
+    script.write_text(f"import sys, pathlib\nsys.path.insert(0, {tests_dir!r})\n"
+                      "from conftest import write_cifar_folder\n"
+                      "write_cifar_folder(pathlib.Path(sys.argv[1]))\n")
+    monkeypatch.setattr(data, "OFFLINE_COPY_SCRIPT", script)
+    (x_train, _), _, (x_test, _) = data.load_cifar10(val_size=500, data_dir=clean_env / "data")
+    assert (clean_env / "data" / data.BATCHES_FOLDER / data.TEST_BATCH).is_file()
+    assert len(x_test) == IMAGES_PER_TEST_BATCH
+    assert "offline copy" in capsys.readouterr().out
+
+
+def test_failing_offline_copy_says_so(clean_env, monkeypatch):
+    script = clean_env / "shared" / "cifar10" / "make_batches.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("raise SystemExit('PIL is missing')\n")
+    monkeypatch.setattr(data, "OFFLINE_COPY_SCRIPT", script)
+    with pytest.raises(data.DataError, match="offline copy") as error:
+        data.load_cifar10(data_dir=clean_env / "data")
+    assert "PIL is missing" in str(error.value)
 
 
 def test_no_data_without_download_names_both_remedies(clean_env):

@@ -20,83 +20,10 @@ import numpy as np
 from keras import layers, ops
 
 from utils import models
+from utils.custom_layers import HorizontalFlip, ReflectShift, ScaledBias, TriangleSchedule
 
-PACKAGE = "cifar10_cnn"
 WIDTHS = (64, 256, 256)
 WHITENING_WIDTH = 24  # 2 x (2 * 2 * 3): each eigenvector and its negative
-
-
-# --- Layers the recipe needs ---------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class ScaledBias(layers.Layer):
-    """Adds a per-channel bias stored divided by `scale`, so it learns `scale**2` times faster.
-
-    With SGD, storing b / s and multiplying by s multiplies the bias's gradient by s and its
-    effect by s again: the same as a learning rate s**2 times larger, for this weight only.
-    """
-
-    def __init__(self, scale=1.0, regularizer=None, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = scale
-        self.regularizer = keras.regularizers.get(regularizer)
-
-    def build(self, input_shape):
-        self.bias = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
-                                    regularizer=self.regularizer, name="bias")
-
-    def call(self, x):
-        return x + self.scale * self.bias
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale,
-                "regularizer": keras.regularizers.serialize(self.regularizer)}
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class HorizontalFlip(layers.Layer):
-    """Mirrors images left-right (always; used for test-time augmentation)."""
-
-    def call(self, images):
-        return ops.flip(images, axis=2)
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class ReflectShift(layers.Layer):
-    """Shifts images by (dy, dx) pixels in -1..1, filling the border by reflection."""
-
-    def __init__(self, dy, dx, **kwargs):
-        super().__init__(**kwargs)
-        self.dy, self.dx = dy, dx
-
-    def call(self, images):
-        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-        height, width = images.shape[1], images.shape[2]
-        return padded[:, 1 + self.dy:1 + self.dy + height, 1 + self.dx:1 + self.dx + width, :]
-
-    def get_config(self):
-        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class TriangleSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Learning rate rising linearly from `start` x peak to the peak, then falling to `end` x peak."""
-
-    def __init__(self, peak, total_steps, start=0.2, end=0.07, peak_fraction=0.23):
-        self.peak, self.total_steps = peak, total_steps
-        self.start, self.end, self.peak_fraction = start, end, peak_fraction
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        peak_step = self.peak_fraction * self.total_steps
-        rising = self.start + (1 - self.start) * step / peak_step
-        falling = 1 + (self.end - 1) * (step - peak_step) / (self.total_steps - peak_step)
-        return self.peak * ops.where(step < peak_step, rising, ops.maximum(falling, self.end))
-
-    def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "start": self.start,
-                "end": self.end, "peak_fraction": self.peak_fraction}
 
 
 # --- The network ------------------------------------------------------------------------
@@ -111,10 +38,11 @@ def conv(filters, regularizer, kernel_size=3):
 def batch_norm(x, regularizer, bias_scale=8.0):
     """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster.
 
-    Keras' momentum is the weight of the old running statistics (PyTorch's is the weight of
-    the new batch), so airbench's PyTorch momentum 0.6 is 0.4 here.
+    Keras' `momentum` is the weight of the old running statistics. airbench's
+    `BatchNorm(momentum=0.6)` hands PyTorch `1 - 0.6 = 0.4`, PyTorch's weight of the new
+    batch, so it also keeps 0.6 of the old statistics: 0.6 here.
     """
-    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-12, center=False, scale=False)(x)
+    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-12, center=False, scale=False)(x)
     return ScaledBias(bias_scale, regularizer)(x)
 
 
@@ -127,15 +55,17 @@ def conv_group(x, filters, regularizer):
     return layers.Activation("gelu")(batch_norm(x, regularizer))
 
 
-def build_network(x_train, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
+def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
                   name="better_cnn"):
     """The training network: raw uint8 images in, 10 float32 logits out.
 
-    Input statistics and the whitening kernels are computed from `x_train` (uint8).
-    `l2` is the L2 penalty on every trained weight (see `sgd_hyperparameters`). With
-    `precision="mixed_bfloat16"` the layers compute in bfloat16 and keep float32 weights
-    (1.64x faster per step on this project's 2-core CPU, benchmarks/profile_step.json);
-    "float32" computes in float32.
+    Input statistics and the whitening kernels are computed from `x_train` (uint8). With
+    `x_train=None` they are left empty, to be filled by loading saved weights
+    (`utils.saving.load_model`). `l2` is the L2 penalty on every trained weight (see
+    `sgd_hyperparameters`). `precision` is a Keras dtype policy: "mixed_bfloat16" computes in
+    bfloat16 and keeps float32 weights (1.64x faster per step on this project's 2-core CPU,
+    benchmarks/profile_step.json); `utils.precision.choose_precision()` picks one for the
+    hardware at hand.
     """
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
@@ -148,7 +78,10 @@ def build_network(x_train, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
 def build_layers(x_train, widths, l2, name):
     """The layers of `build_network`, created under the current dtype policy."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
-    normalize = models.standardization_layer(x_train[:5000])
+    if x_train is None:
+        normalize = layers.Normalization(axis=-1, name="standardize")
+    else:
+        normalize = models.standardization_layer(x_train[:5000])
 
     inputs = keras.Input((32, 32, 3), name="image")
     x = normalize(inputs)
@@ -166,8 +99,9 @@ def build_layers(x_train, widths, l2, name):
     outputs = layers.Rescaling(1 / 9, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=name)
 
-    whitening.set_weights([whitening_kernels(normalize(x_train[:5000].astype("float32")))])
-    identity_init(model)
+    if x_train is not None:
+        whitening.set_weights([whitening_kernels(normalize(x_train[:5000].astype("float32")))])
+        identity_init(model)
     return model
 
 
@@ -339,15 +273,16 @@ def compile_network(network, total_steps, batch_size, label_smoothing=0.2):
 
 
 def train(x_train, y_train, history_path, validation_data=None, epochs=10, batch_size=1024,
-          widths=WIDTHS, seed=0, verbose=2):
+          widths=WIDTHS, seed=0, verbose=2, precision="mixed_bfloat16"):
     """Build, compile and train the network with the whole recipe; return the logits network.
 
     `validation_data` is `(images, integer labels)` or None. Each epoch's metrics are
     written to the CSV file `history_path` (read it with `training.load_history`).
+    `precision` is a Keras dtype policy (`utils.precision.choose_precision` picks one).
     """
     keras.utils.set_random_seed(seed)
     _, l2 = sgd_hyperparameters(batch_size)
-    network = build_network(x_train, widths=widths, l2=l2)
+    network = build_network(x_train, widths=widths, l2=l2, precision=precision)
     batches = AlternatingFlipTranslate(x_train, y_train, batch_size, seed=seed)
     total_steps = epochs * len(batches)
     compile_network(network, total_steps, batch_size)

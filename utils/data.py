@@ -10,7 +10,10 @@ Where the data comes from, first match wins:
 2. `data/cifar-10-batches-py/`;
 3. `data/cifar-10-python.tar.gz`, extracted once into `data/`;
 4. the copy `keras.datasets.cifar10.load_data()` cached under `$KERAS_HOME` or `~/.keras`;
-5. the official archive, downloaded into `data/` and checked against its SHA-256.
+5. the project's offline copy, where one sits beside the clone (`../shared/cifar10/`, as on
+   the project's CI machines): its script builds `data/cifar-10-batches-py/` (a JPEG
+   re-encoded copy of CIFAR-10);
+6. the official archive, downloaded into `data/` and checked against its SHA-256.
 
 Anything wrong with the data raises `DataError` with a message that names the file and
 says what to do.
@@ -19,6 +22,8 @@ import hashlib
 import os
 import pickle
 import ssl
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -44,10 +49,14 @@ VAL_SIZE = 5_000
 SEED = 42
 QUICK_SIZES = {"train": 2_000, "val": 500, "test": 1_000}
 
+OFFLINE_COPY_SCRIPT = config.ROOT.parent / "shared" / "cifar10" / "make_batches.py"
+
 MANUAL_REMEDY = (
     f"Either download {OFFICIAL_URL} by hand and put {TARBALL_NAME} in the project's "
     f"data/ folder (it is extracted on the next call), or set the environment variable "
-    f"{DATA_ENV_VAR} to a folder that holds {BATCHES_FOLDER}/."
+    f"{DATA_ENV_VAR} to a folder that holds {BATCHES_FOLDER}/. Without internet, the "
+    f"project's offline copy is used when it sits beside the clone as "
+    f"../shared/cifar10/make_batches.py."
 )
 
 
@@ -93,9 +102,26 @@ def find_batches_dir(data_dir=None, download=True):
     if keras_cache_dir().is_dir():
         return keras_cache_dir()
 
+    if OFFLINE_COPY_SCRIPT.is_file():
+        return build_from_offline_copy(data_dir)
+
     if not download:
         raise DataError(f"CIFAR-10 was not found in {data_dir}. {MANUAL_REMEDY}")
     return extract_tarball(download_tarball(data_dir), data_dir)
+
+
+def build_from_offline_copy(data_dir):
+    """Build `data_dir/cifar-10-batches-py/` with the offline copy's own script; return it."""
+    print(f"CIFAR-10 not found in data/: building it from the offline copy in "
+          f"../shared/cifar10/ (JPEG re-encoded, about 10 s).", flush=True)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, str(OFFLINE_COPY_SCRIPT), str(data_dir)],
+                            capture_output=True, text=True)
+    folder = Path(data_dir) / BATCHES_FOLDER
+    if result.returncode != 0 or not folder.is_dir():
+        raise DataError(f"Building CIFAR-10 from the offline copy {OFFLINE_COPY_SCRIPT.parent} "
+                        f"failed: {result.stderr.strip()[-500:]} {MANUAL_REMEDY}")
+    return folder
 
 
 def extract_tarball(tarball, data_dir):
@@ -106,7 +132,7 @@ def extract_tarball(tarball, data_dir):
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(
             f"{tarball} is partial or corrupt ({error}). Delete it and download it again; "
-            f"the official archive's SHA-256 is {OFFICIAL_SHA256}. {MANUAL_REMEDY}") from error
+            f"the official archive's SHA-256 is {OFFICIAL_SHA256}. {MANUAL_REMEDY}") from None
     folder = Path(data_dir) / BATCHES_FOLDER
     if not folder.is_dir():
         raise DataError(f"{tarball} does not contain a {BATCHES_FOLDER}/ folder: it is not the "
@@ -123,7 +149,8 @@ def download_tarball(data_dir):
             fname=TARBALL_NAME, origin=OFFICIAL_URL, file_hash=OFFICIAL_SHA256,
             hash_algorithm="sha256", cache_dir=str(data_dir), cache_subdir=".")
     except Exception as error:  # Keras wraps network errors in plain Exception
-        raise DataError(explain_download_error(error, Path(data_dir) / TARBALL_NAME)) from error
+        # The message quotes the error; its chain of tracebacks would bury it.
+        raise DataError(explain_download_error(error, Path(data_dir) / TARBALL_NAME)) from None
     return Path(path)
 
 
@@ -173,7 +200,7 @@ def read_batch(path):
         labels = np.asarray(batch[b"labels"])
     except Exception as error:  # truncated, not a pickle, or a pickle of something else
         raise DataError(f"{path} is truncated or is not a CIFAR-10 batch ({error!r}). Delete "
-                        f"{path.parent} and obtain the data again. {MANUAL_REMEDY}") from error
+                        f"{path.parent} and obtain the data again. {MANUAL_REMEDY}") from None
     check_batch_arrays(path, flat_images, labels)
     images = flat_images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels.astype(np.int64)
@@ -263,6 +290,9 @@ def describe_source(data_dir=None):
 
 
 if __name__ == "__main__":
-    (x_train, _), (x_val, _), (x_test, _) = load_cifar10()
+    try:
+        (x_train, _), (x_val, _), (x_test, _) = load_cifar10()
+    except DataError as error:
+        sys.exit(f"DataError: {error}")
     print(f"CIFAR-10 ready: {len(x_train):,} train / {len(x_val):,} validation / "
           f"{len(x_test):,} test images, from {describe_source()}.")

@@ -76,14 +76,3 @@ def standardization_layer(x_train):
     layer = layers.Normalization(axis=-1, name="standardize")
     layer.adapt(x_train.astype("float32"))
     return layer
-
-
-def load_model(path):
-    """Load a saved `.keras` model of this project, custom layers included.
-
-    The better network of 10 uses layers defined in `utils.better_cnn`; importing that
-    module registers them with Keras, so any of the project's models loads with this call.
-    """
-    import utils.better_cnn  # noqa: F401  (registers the custom layers)
-
-    return keras.models.load_model(path)

@@ -1,0 +1,91 @@
+"""Loading the project's saved models on any Keras 3 a learner may have (3.8 or newer).
+
+Introduced in 06_training. A `.keras` file holds two things: the model's
+configuration (every layer and its settings) and its weights. Newer Keras versions write
+settings that older ones do not know (Keras 3.14 added `renorm` to BatchNormalization,
+3.15 `input_axes` to initializers), so `keras.models.load_model` in Colab's Keras 3.8 to
+3.13 cannot read a file saved by this project's Keras 3.15. The weights, however, are
+plain arrays that every Keras 3 reads. So `load_model` rebuilds the network from the
+project's own code (the configuration it already knows) and loads only the weights from
+the file; for a model it does not know how to build, it falls back to the full load.
+"""
+import json
+import zipfile
+from pathlib import Path
+
+import keras
+
+from utils import better_cnn, models
+
+
+class ModelFileError(RuntimeError):
+    """A saved model is missing or cannot be read; the message says what to do."""
+
+
+def build_baseline():
+    """The baseline CNN of 05_cnn_construction (uncompiled)."""
+    return models.build_baseline_cnn()
+
+
+def build_better(precision):
+    """The better network of 10_a_better_network behind its test-time augmentation."""
+    return better_cnn.with_test_time_augmentation(better_cnn.build_network(None, precision=precision))
+
+
+def saved_config(path):
+    """The model configuration stored in a `.keras` file (a zip archive), as a dict."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        raise ModelFileError(
+            f"{path} is not a readable .keras file ({error}). It may be damaged or only partly "
+            f"downloaded: restore it with `git checkout -- {Path(path).name}` in models/, or "
+            f"retrain it with the notebook that made it.") from None
+
+
+def saved_precision(config):
+    """The mixed-precision policy the model was saved with ("float32" if none)."""
+    text = json.dumps(config)
+    for policy in ("mixed_bfloat16", "mixed_float16"):
+        if f'"{policy}"' in text:
+            return policy
+    return "float32"
+
+
+def load_model(path, precision=None):
+    """Load a model saved by this project's notebooks, on Keras 3.8 or newer.
+
+    The networks this project knows (by the name stored in the file: "baseline_cnn",
+    "better_cnn") are rebuilt from `utils` and get the file's weights. `precision`
+    ("float32", "mixed_bfloat16", ...) overrides the one the better network was saved
+    with. Any other model is loaded whole with `keras.models.load_model`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(
+            f"No saved model at {path}. Run the notebook that trains it first (06_training "
+            f"for baseline_cnn, 10_a_better_network for best_cnn), or set that notebook's "
+            f"USE_TRAINED_MODEL = True to use the committed one.")
+    config = saved_config(path)
+    name = config.get("config", {}).get("name")
+    builders = {"baseline_cnn": build_baseline,
+                "better_cnn": lambda: build_better(precision or saved_precision(config))}
+    if name in builders:
+        model = builders[name]()
+        try:
+            model.load_weights(path)
+        except ValueError:
+            pass  # the file's layers differ from the project's: try the full load below
+        else:
+            # Compiled only for `evaluate`: sparse labels, probabilities out, accuracy.
+            model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+    try:
+        return keras.models.load_model(path)
+    except (TypeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ModelFileError(
+            f"Keras {keras.__version__} cannot load {path} ({reason}). It was saved with a "
+            f"different architecture than the project's code builds, by a newer Keras. Retrain "
+            f"it with the notebook that made it, or load it with the Keras it was saved with.") from None
