@@ -55,7 +55,7 @@ def compile_baseline(model, learning_rate=1e-3):
 def build_small_cnn(preprocessing, name="small_cnn"):
     """A small two-block CNN behind a given preprocessing layer, for quick experiments.
 
-    Used in 02_normalization to compare input scalings on the same network.
+    Introduced in 04_how_a_network_learns, which compares input scalings on it.
     """
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = preprocessing(inputs)
