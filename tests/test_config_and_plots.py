@@ -71,3 +71,35 @@ def test_reliability_diagram_draws_one_bar_per_bin(project):
     heights = [bar.get_height() for bar in ax.patches]
     assert heights[5] == 0.5 and heights[9] == 1.0
     plt.close("all")
+
+
+@pytest.mark.parametrize("probability, text", [
+    (0.0, "0%"), (1.0, "100%"), (0.5114, "51.1%"), (0.0104, "1.0%"), (0.00031, "0.031%"),
+    (0.99997, "99.997%"), (0.9996, "99.96%"), (9e-9, "9e-07%"), (np.float32(0.25), "25.0%")])
+def test_format_percent_keeps_enough_digits(probability, text):
+    assert plots.format_percent(probability) == text
+
+
+def test_top_k_bars_are_labelled_and_neutral_without_a_true_label(project):
+    image = np.zeros((32, 32, 3), np.uint8)
+    probabilities = np.array([0.7, 0.2999, 0.0001] + [0.0] * 7)
+    names = [f"class {i}" for i in range(10)]
+    _, bar_ax = plots.plot_top_k(image, probabilities, names, k=3)
+    assert sorted(text.get_text() for text in bar_ax.texts) == ["0.010%", "30.0%", "70.0%"]
+    assert len({bar.get_facecolor() for bar in bar_ax.patches}) == 1
+    _, bar_ax = plots.plot_top_k(image, probabilities, names, k=3, true_label=1)
+    colours = [bar.get_facecolor() for bar in bar_ax.patches]  # drawn bottom to top
+    assert colours[1] != colours[0] == colours[2]
+    plt.close("all")
+
+
+def test_reliability_diagrams_side_by_side_do_not_overlap(project):
+    from utils import calibration
+
+    probabilities = np.array([[0.6, 0.4], [0.6, 0.4], [0.95, 0.05], [0.05, 0.95]])
+    table = calibration.reliability_table(probabilities, np.array([0, 1, 0, 1]), bins=10)
+    ax = plots.plot_reliability(table, offset=-0.225, width=0.45, label="before")
+    plots.plot_reliability(table, ax, offset=0.225, width=0.45, label="after", color="C3")
+    left, right = ax.patches[:10], ax.patches[10:]
+    assert all(a.get_x() + a.get_width() <= b.get_x() + 1e-9 for a, b in zip(left, right))
+    plt.close("all")

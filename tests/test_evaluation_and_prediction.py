@@ -35,6 +35,21 @@ def test_most_confident_right_and_wrong():
     assert evaluation.most_confident(probabilities, labels, correct=False).tolist() == [3, 1]
 
 
+
+def test_runner_up_and_its_lead():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [1.0, 0.0, 0.0]])
+    second, leads = evaluation.runner_up(probabilities)
+    assert second.tolist()[:2] == [1, 1]
+    np.testing.assert_allclose(leads[:2], [np.log(0.7 / 0.2), np.log(0.6 / 0.3)])
+    assert leads[2] == np.inf
+
+
+def test_most_confident_breaks_ties_by_the_lead_over_the_runner_up():
+    probabilities = np.array([[1.0, 1e-6, 0.0], [1.0, 1e-9, 0.0], [1.0, 1e-3, 0.0]],
+                             dtype=np.float32)
+    labels = np.array([1, 1, 1])
+    assert evaluation.most_confident(probabilities, labels, correct=False).tolist() == [1, 0, 2]
+
 def test_top_k_and_accuracy_by_confidence():
     probabilities = np.array([[0.1, 0.7, 0.2], [0.4, 0.35, 0.25], [0.05, 0.05, 0.9]])
     assert prediction.top_k(probabilities[0], NAMES, k=2) == [("b", 0.7), ("c", 0.2)]

@@ -88,3 +88,12 @@ def test_last_conv_layer_and_inner_network(tiny_cnn):
     wrapper = keras.Model(wrapper_input, layers.Softmax()(tiny_cnn(wrapper_input)))
     assert inside.inner_network(wrapper) is tiny_cnn
     assert inside.inner_network(tiny_cnn) is tiny_cnn
+
+
+def test_every_shift_has_a_unit_and_a_label():
+    assert set(inside.SHIFT_UNITS) == set(inside.SHIFTS)
+    labels = {name: inside.describe_shift(name, severities[-1])
+              for name, (_, severities) in inside.SHIFTS.items()}
+    assert labels == {"brightness": "brightness +60", "contrast": "contrast ×1.5",
+                      "gaussian noise": "noise σ = 20", "blur": "blur σ = 1.5 px",
+                      "rotation": "rotation 20°"}

@@ -26,9 +26,32 @@ def most_confused_pairs(y_true, y_pred, class_names, k=5):
     return table.sort_values("mistakes", ascending=False, kind="stable").head(k).reset_index(drop=True)
 
 
+def runner_up(probabilities):
+    """For each row of probabilities: the second most probable class and the top class's lead.
+
+    The lead is `log(p1 / p2)`, which equals the difference between the two classes' logits
+    (04_how_a_network_learns): the top class is `e ** lead` times as probable as the runner-up.
+    It still tells predictions apart when the top probability rounds to 1.0 in float32.
+    Returns `(second_classes, leads)`. Introduced in 08_sample_predictions.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    order = np.argsort(probabilities, axis=1)
+    rows = np.arange(len(probabilities))
+    first, second = order[:, -1], order[:, -2]
+    with np.errstate(divide="ignore"):
+        leads = np.log(probabilities[rows, first]) - np.log(probabilities[rows, second])
+    return second, leads
+
+
 def most_confident(probabilities, labels, correct, k=8):
-    """Indices of the `k` most confident predictions that are right (`correct=True`) or wrong."""
+    """Indices of the `k` most confident predictions that are right (`correct=True`) or wrong.
+
+    Confidence is the top probability; ties (many float32 probabilities round to exactly 1.0)
+    are broken by the lead over the runner-up class (`runner_up`).
+    """
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
+    _, leads = runner_up(probabilities)
     candidates = np.flatnonzero((predicted == labels) == correct)
-    return candidates[np.argsort(confidence[candidates], kind="stable")[::-1][:k]]
+    order = np.lexsort((leads[candidates], confidence[candidates]))[::-1]
+    return candidates[order[:k]]

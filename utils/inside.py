@@ -94,6 +94,23 @@ SHIFTS = {
     "rotation": (rotate, [5, 10, 20]),
 }
 
+# What each shift's strength measures, for axis labels.
+SHIFT_UNITS = {
+    "brightness": "added to each pixel\n(0–255 scale)",
+    "contrast": "contrast factor\n(1 = unchanged)",
+    "gaussian noise": "noise σ\n(0–255 scale)",
+    "blur": "blur σ\n(pixels)",
+    "rotation": "angle\n(degrees)",
+}
+
+
+def describe_shift(name, strength):
+    """A short label for one shift at one strength, with its unit: "blur σ = 1.5 px"."""
+    formats = {"brightness": "brightness {:+g}", "contrast": "contrast ×{:g}",
+               "gaussian noise": "noise σ = {:g}", "blur": "blur σ = {:g} px",
+               "rotation": "rotation {:g}°"}
+    return formats[name].format(strength)
+
 
 def last_conv_layer(model, min_size=1):
     """The name of the last Conv2D layer whose output is at least `min_size` pixels wide.

@@ -62,11 +62,13 @@ def show_samples_per_class(images, labels, class_names, per_class=8, seed=0):
     return fig
 
 
-def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
+def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None,
+                 best_label="best val loss"):
     """Train vs validation curves, one panel per metric, from a history DataFrame.
 
     `history` has an `epoch` column and `METRIC` / `val_METRIC` columns, as returned by
-    `training.fit()` or `training.load_history()`. A vertical line marks `best_epoch`.
+    `training.fit()` or `training.load_history()`. A vertical line marks `best_epoch`,
+    labelled `best_label`.
     Introduced in 06_training.
     """
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8),
@@ -76,7 +78,7 @@ def plot_history(history, metrics=("loss", "accuracy"), best_epoch=None):
         ax.plot(history["epoch"], history[f"val_{metric}"], "o-", ms=3, label="validation")
         if best_epoch is not None:
             ax.axvline(best_epoch, color="gray", linestyle="--",
-                       label=f"best val loss (epoch {best_epoch})")
+                       label=f"{best_label} (epoch {best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -102,9 +104,31 @@ def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, ax=None)
     return ax
 
 
-def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=None):
-    """An image beside a bar chart of its `k` most probable classes.
+def format_percent(probability):
+    """A probability as a percentage, with enough digits to tell it from 0% and from 100%.
 
+    0.5114 -> "51.1%", 0.00031 -> "0.031%", 0.99997 -> "99.997%", 9e-09 -> "9e-07%";
+    exactly 0 and 1 give "0%" and "100%". Introduced in 08_sample_predictions.
+    """
+    percent = 100 * float(probability)
+    if percent <= 0:
+        return "0%"
+    if percent >= 100:
+        return "100%"
+    if percent < 1e-4:
+        return f"{percent:.0e}%"
+    if percent < 0.1:  # two significant digits
+        return f"{percent:.{1 - int(np.floor(np.log10(percent)))}f}%"
+    if percent > 99.9:  # one significant digit of the distance to 100%
+        return f"{percent:.{-int(np.floor(np.log10(100 - percent)))}f}%"
+    return f"{percent:.1f}%"
+
+
+def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=None):
+    """An image beside a bar chart of its `k` most probable classes, each bar labelled.
+
+    With `true_label`, the true class's bar is green and the others red; without one (an
+    image whose class is unknown), every bar has the same neutral blue.
     Introduced in 08_sample_predictions.
     """
     if axes is None:
@@ -115,25 +139,36 @@ def plot_top_k(image, probabilities, class_names, k=3, true_label=None, axes=Non
     if true_label is not None:
         image_ax.set_title(f"true: {class_names[true_label]}", fontsize=9)
     top = np.argsort(probabilities)[::-1][:k]
-    colors = ["tab:green" if true_label is None or c == true_label else "tab:red" for c in top]
+    if true_label is None:
+        colors = ["tab:blue"] * len(top)
+    else:
+        colors = ["tab:green" if c == true_label else "tab:red" for c in top]
     bar_ax.barh([class_names[c] for c in top][::-1], probabilities[top][::-1],
                 color=colors[::-1])
+    for y, probability in enumerate(probabilities[top][::-1]):
+        inside = probability > 0.6  # long bars carry their value inside, in white
+        bar_ax.text(probability - 0.02 if inside else probability + 0.02, y,
+                    format_percent(probability), va="center", fontsize=7,
+                    ha="right" if inside else "left", color="white" if inside else "black")
     bar_ax.set_xlim(0, 1)
     bar_ax.tick_params(labelsize=8)
     return axes
 
 
-def plot_reliability(table, ax=None, label=None, color="C0"):
+def plot_reliability(table, ax=None, label=None, color="C0", offset=0.0, width=0.9):
     """A reliability diagram from `calibration.reliability_table`: accuracy per confidence bin.
 
     Bars show each bin's accuracy; the diagonal is perfect calibration (accuracy equal to
-    confidence). Bars below the diagonal mean over-confidence. Introduced in 11_looking_inside.
+    confidence). Bars below the diagonal mean over-confidence. `width` and `offset` are in
+    units of the bin width: to compare two tables side by side in one panel, draw one with
+    `offset=-0.225, width=0.45` and the other with `offset=0.225, width=0.45`.
+    Introduced in 11_looking_inside.
     """
     ax = ax or plt.gca()
-    centres = (table["low"] + table["high"]) / 2
-    width = (table["high"] - table["low"]).iloc[0]
-    ax.bar(centres, table["accuracy"].fillna(0), width=width * 0.9, alpha=0.6, color=color,
-           edgecolor=color, label=label)
+    bin_width = (table["high"] - table["low"]).iloc[0]
+    centres = (table["low"] + table["high"]) / 2 + offset * bin_width
+    ax.bar(centres, table["accuracy"].fillna(0), width=bin_width * width, alpha=0.6,
+           color=color, edgecolor=color, label=label)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
