@@ -128,6 +128,20 @@ def test_keras_sgd_path_is_plain_gradient_descent():
     np.testing.assert_allclose(path, by_hand, rtol=1e-5, atol=1e-6)
 
 
+def test_keras_momentum_is_a_running_sum_of_gradients():
+    """04's rule: v <- 0.9 v + g, w <- w - lr * v, which Keras writes as v <- 0.9 v - lr * g, w <- w + v."""
+    bowl = np.array([1.0, 20.0])
+    path = learning.optimizer_path(keras.optimizers.SGD(0.01, momentum=0.9),
+                                   lambda w: 0.5 * (bowl[0] * w[0] ** 2 + bowl[1] * w[1] ** 2),
+                                   [-4.5, 1.5], steps=20)
+    w, v, by_hand = np.array([-4.5, 1.5]), np.zeros(2), [np.array([-4.5, 1.5])]
+    for _ in range(20):
+        v = 0.9 * v + bowl * w
+        w = w - 0.01 * v
+        by_hand.append(w)
+    np.testing.assert_allclose(path, np.array(by_hand), rtol=1e-4, atol=1e-5)
+
+
 def test_steps_per_epoch():
     assert learning.steps_per_epoch(45_000, 36) == 1_250
     assert learning.steps_per_epoch(10, 3) == 4

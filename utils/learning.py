@@ -49,23 +49,24 @@ def gradient_descent(gradient, w0, learning_rate, steps):
     return np.array(path)
 
 
-def numerical_gradient(f, theta, h=1e-5):
-    """Centred finite differences, (f(theta + h e_i) - f(theta - h e_i)) / 2h, for every i.
+def numerical_gradient(f, theta, eps=1e-5):
+    """Centred finite differences, (f(theta + eps e_i) - f(theta - eps e_i)) / 2 eps, for every i.
 
-    `f` maps a NumPy array to a number; `theta` is not changed. Use float64: in float32 the
-    difference of two nearly equal losses loses most of its digits (CS231n's gradient
-    check). Introduced in 04_how_a_network_learns.
+    `e_i` is 1 at position i and 0 elsewhere, so only one parameter moves at a time. `f`
+    maps a NumPy array to a number; `theta` is not changed. Use float64: in float32 the
+    difference of two nearly equal losses loses most of its digits (the gradient check of
+    CS231n, Stanford's course on CNNs). Introduced in 04_how_a_network_learns.
     """
     theta = np.array(theta, dtype="float64")
     grad = np.zeros_like(theta)
     for i in np.ndindex(theta.shape):
         saved = theta[i]
-        theta[i] = saved + h
+        theta[i] = saved + eps
         f_plus = f(theta)
-        theta[i] = saved - h
+        theta[i] = saved - eps
         f_minus = f(theta)
         theta[i] = saved
-        grad[i] = (f_plus - f_minus) / (2 * h)
+        grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
 
 
@@ -83,9 +84,9 @@ def relative_error(a, b):
 def sgd_step(model, x, y, loss_fn, learning_rate):
     """One step of plain SGD on one batch, as `model.fit` does it; returns the batch loss.
 
-    Forward pass under a `tf.GradientTape`, loss, gradients of the loss with respect to
-    every trainable weight, then w <- w - learning_rate * gradient. The loss is the one
-    before the update. Introduced in 04_how_a_network_learns.
+    Forward pass (outputs and loss from the inputs) under a `tf.GradientTape`, gradients of
+    the loss with respect to every trainable weight, then w <- w - learning_rate * gradient.
+    The loss is the one before the update. Introduced in 04_how_a_network_learns.
     """
     with tf.GradientTape() as tape:
         predictions = model(x, training=True)
