@@ -38,11 +38,10 @@ def conv(filters, regularizer, kernel_size=3):
 def batch_norm(x, regularizer, bias_scale=8.0):
     """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster.
 
-    Keras' `momentum` is the weight of the old running statistics. airbench's
-    `BatchNorm(momentum=0.6)` hands PyTorch `1 - 0.6 = 0.4`, PyTorch's weight of the new
-    batch, so it also keeps 0.6 of the old statistics: 0.6 here.
+    Keras' momentum is the weight of the old running statistics (PyTorch's is the weight of
+    the new batch), so airbench's PyTorch momentum 0.6 is 0.4 here.
     """
-    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-12, center=False, scale=False)(x)
+    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-12, center=False, scale=False)(x)
     return ScaledBias(bias_scale, regularizer)(x)
 
 
