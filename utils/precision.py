@@ -1,7 +1,8 @@
 """Which numeric precision to train in, chosen from the hardware.
 
-For 10_a_better_network, which does not call it yet (its committed run predates it). Mixed precision keeps the weights in float32 but computes
-in a 16-bit format, which is faster only where the hardware computes that format natively:
+For 10_a_better_network, which does not call it yet (its committed run predates it).
+Mixed precision keeps the weights in float32 but computes in a 16-bit format, which is
+faster only where the hardware computes that format natively:
 
 - TPUs, NVIDIA GPUs from Ampere on (compute capability 8.0 and up: A100, RTX 30xx, L4, H100)
   and CPUs with bfloat16 instructions (AVX512_BF16 or AMX) -> "mixed_bfloat16";
