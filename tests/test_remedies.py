@@ -1,4 +1,5 @@
 """utils.remedies: augmentation only in training, the schedule's shape, the switches."""
+import keras
 import numpy as np
 import pytest
 
@@ -52,16 +53,51 @@ def test_compile_chooses_adamw_for_weight_decay():
     assert model.loss.label_smoothing == 0.1
 
 
-def test_train_variant_reuses_a_complete_history(tmp_path):
+def tiny_run(seed=0):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(16, 32, 32, 3)).astype("uint8")
     y = rng.integers(0, 10, size=16)
+    keras.utils.set_random_seed(seed)
+    return remedies.compile_cnn(remedies.build_cnn()), (x, y)
+
+
+def test_train_variant_reuses_only_the_same_run(tmp_path, capsys):
     path = tmp_path / "plain.csv"
-    model = remedies.compile_cnn(remedies.build_cnn())
+    model, (x, y) = tiny_run()
     history = remedies.train_variant(model, (x, y), (x, y), path, epochs=2, batch_size=8)
     assert history["epoch"].tolist() == [1, 2]
-    again = remedies.train_variant(None, (x, y), (x, y), path, epochs=2, batch_size=8)
-    assert again.equals(history)  # not trained again (the model is not even needed)
+    assert (tmp_path / "plain.run.json").is_file()
+    model, _ = tiny_run()
+    again = remedies.train_variant(model, (x, y), (x, y), path, epochs=2, batch_size=8)
+    assert again.equals(history)
+    assert "reusing the saved history of this exact run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change", ["seed", "option", "epochs", "data"])
+def test_a_changed_run_trains_again(tmp_path, capsys, change):
+    path = tmp_path / "plain.csv"
+    model, (x, y) = tiny_run()
+    remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
+    capsys.readouterr()
+    model, _ = tiny_run(seed=1 if change == "seed" else 0)
+    if change == "option":
+        model = remedies.compile_cnn(remedies.build_cnn(dropout=True))
+    epochs = 2 if change == "epochs" else 1
+    data = (x[:8], y[:8]) if change == "data" else (x, y)
+    history = remedies.train_variant(model, data, (x, y), path, epochs=epochs, batch_size=8)
+    assert "reusing" not in capsys.readouterr().out
+    assert len(history) == epochs
+
+
+def test_a_history_without_its_run_file_is_not_trusted(tmp_path, capsys):
+    path = tmp_path / "plain.csv"
+    model, (x, y) = tiny_run()
+    history = remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
+    (tmp_path / "plain.run.json").unlink()  # as the histories committed before run files
+    capsys.readouterr()
+    model, _ = tiny_run()
+    remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
+    assert "reusing" not in capsys.readouterr().out
     table = remedies.summarize({"plain": history})
     assert table.loc["plain", "gap"] == pytest.approx(
         history["accuracy"].iloc[-1] - history["val_accuracy"].iloc[-1])

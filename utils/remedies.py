@@ -2,9 +2,13 @@
 
 Introduced in 09_fixing_overfitting. `build_cnn` is the baseline network of notebook 05
 (`models.build_baseline_cnn`) with every remedy off by default; `compile_cnn` adds the
-optimizer-side remedies; `train_variant` trains one combination and keeps its history, so an interrupted comparison
-picks up at the first variant that has not finished.
+optimizer-side remedies; `train_variant` trains one combination and keeps its history, reusing it only for the very
+same run, so an interrupted comparison picks up at the first variant that has not finished.
 """
+import hashlib
+import json
+from pathlib import Path
+
 import keras
 import numpy as np
 import pandas as pd
@@ -66,21 +70,51 @@ def one_hot(labels):
     return keras.utils.to_categorical(labels, NUM_CLASSES)
 
 
-def train_variant(model, train_data, validation_data, history_path, epochs, batch_size):
-    """Train one variant and return its history; reuse a history that is already complete.
+def run_fingerprint(model, train_data, validation_data, epochs, batch_size):
+    """A digest of everything that defines one training run of `model`.
 
-    The history is a CSV file with one row per epoch. If it already holds `epochs` rows,
-    the variant is not trained again (delete the file to retrain it).
+    The layers and their settings (not their automatic names), the initial weights (so the
+    seed counts), the optimizer, loss, data, epochs and batch size: change any of them and
+    the fingerprint changes.
     """
-    if history_path.is_file():
+    digest = hashlib.sha256()
+    for layer in model.layers:
+        config = {key: value for key, value in layer.get_config().items() if key != "name"}
+        digest.update(f"{layer.__class__.__name__}{config}".encode())
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    optimizer = {key: value for key, value in model.optimizer.get_config().items() if key != "name"}
+    digest.update(f"{optimizer}{model.loss.get_config()}{epochs}{batch_size}".encode())
+    for images, labels in (train_data, validation_data):
+        digest.update(np.ascontiguousarray(images).tobytes())
+        digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def train_variant(model, train_data, validation_data, history_path, epochs, batch_size):
+    """Train one variant and return its history, or reuse the history of the very same run.
+
+    The history is a CSV file with one row per epoch; beside it, `NAME.run.json` records the
+    run's `run_fingerprint`. A saved history is reused only when the fingerprint is the same
+    and the history complete, and the output says so; any change (another option, seed,
+    subset or number of epochs) trains the variant again.
+    """
+    history_path = Path(history_path)
+    run_file = history_path.with_suffix(".run.json")
+    fingerprint = run_fingerprint(model, train_data, validation_data, epochs, batch_size)
+    if history_path.is_file() and run_file.is_file():
+        saved = json.loads(run_file.read_text())
         history = training.load_history(history_path)
-        if len(history) >= epochs:
-            print(f"{history_path.name}: already trained, reusing it.")
+        if saved.get("fingerprint") == fingerprint and len(history) >= epochs:
+            print(f"{history_path.name}: reusing the saved history of this exact run "
+                  f"(same network, initial weights, optimizer, data and epochs).")
             return history
     (x_train, y_train), (x_val, y_val) = train_data, validation_data
     model.fit(x_train, one_hot(y_train), validation_data=(x_val, one_hot(y_val)),
               epochs=epochs, batch_size=batch_size, verbose=0,
               callbacks=[keras.callbacks.CSVLogger(history_path)])
+    run_file.write_text(json.dumps({"fingerprint": fingerprint, "epochs": epochs,
+                                    "batch_size": batch_size}, indent=2) + "\n")
     return training.load_history(history_path)
 
 
