@@ -99,3 +99,10 @@ def test_identity_init_passes_channels_through():
     assert kernel.shape == (3, 3, 64, 64)
     np.testing.assert_array_equal(kernel[1, 1], np.eye(64))
     assert np.count_nonzero(kernel) == 64
+
+
+def test_batch_norm_keeps_six_tenths_of_the_old_statistics_as_airbench_does():
+    network = better_cnn.build_network(None, widths=(8, 8, 8))
+    momenta = {layer.momentum for layer in network.layers
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.6}

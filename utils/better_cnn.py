@@ -38,10 +38,11 @@ def conv(filters, regularizer, kernel_size=3):
 def batch_norm(x, regularizer, bias_scale=8.0):
     """Batch-norm with no learned scale, then a bias that learns bias_scale**2 = 64x faster.
 
-    Keras' momentum is the weight of the old running statistics (PyTorch's is the weight of
-    the new batch), so airbench's PyTorch momentum 0.6 is 0.4 here.
+    The running statistics keep 0.6 of their old value at each step, as in airbench: its
+    `BatchNorm(momentum=0.6)` passes 1 - 0.6 to PyTorch (whose momentum weighs the new
+    batch), and Keras' momentum weighs the old statistics, so it is 0.6 here too.
     """
-    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-12, center=False, scale=False)(x)
+    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-12, center=False, scale=False)(x)
     return ScaledBias(bias_scale, regularizer)(x)
 
 

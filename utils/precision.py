@@ -1,6 +1,6 @@
 """Which numeric precision to train in, chosen from the hardware.
 
-For 10_a_better_network, which does not call it yet (its committed run predates it).
+Introduced in 10_a_better_network, which prints its choice and trains in it.
 Mixed precision keeps the weights in float32 but computes in a 16-bit format, which is
 faster only where the hardware computes that format natively:
 
