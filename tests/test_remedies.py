@@ -1,6 +1,7 @@
 """utils.remedies: augmentation only in training, the schedule's shape, the switches."""
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from utils import remedies
@@ -101,3 +102,30 @@ def test_a_history_without_its_run_file_is_not_trusted(tmp_path, capsys):
     table = remedies.summarize({"plain": history})
     assert table.loc["plain", "gap"] == pytest.approx(
         history["accuracy"].iloc[-1] - history["val_accuracy"].iloc[-1])
+
+
+
+def fake_history(val_accuracies, train_accuracy=0.9):
+    n = len(val_accuracies)
+    return pd.DataFrame({"epoch": range(1, n + 1), "accuracy": [train_accuracy] * n,
+                         "val_accuracy": val_accuracies, "val_loss": [1.0] * n})
+
+
+def test_final_score_averages_the_last_epochs_not_the_best():
+    history = fake_history([0.2, 0.9, 0.5, 0.6, 0.7])
+    assert remedies.final_score(history, last=3) == pytest.approx(0.6)
+
+
+def test_summarize_gives_mean_spread_and_extremes_over_seeds():
+    histories = {"a": {0: fake_history([0.5, 0.6]), 1: fake_history([0.7, 0.8]),
+                       2: fake_history([0.6, 0.7])},
+                 "b": {0: fake_history([0.1, 0.3], train_accuracy=0.4)}}
+    table = remedies.summarize_seeds(histories, last=2)
+    assert table.loc["a", "val accuracy"] == pytest.approx(0.65)
+    assert table.loc["a", "std over seeds"] == pytest.approx(0.1)
+    assert table.loc["a", "lowest seed"] == pytest.approx(0.55)
+    assert table.loc["a", "highest seed"] == pytest.approx(0.75)
+    assert table.loc["a", "gap"] == pytest.approx(0.9 - 0.65)
+    assert table.loc["b", "seeds"] == 1 and np.isnan(table.loc["b", "std over seeds"])
+    scores = remedies.seed_scores(histories, last=2)
+    assert scores.loc["a", 1] == pytest.approx(0.75) and np.isnan(scores.loc["b", 1])

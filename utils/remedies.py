@@ -3,7 +3,9 @@
 Introduced in 09_fixing_overfitting. `build_cnn` is the baseline network of notebook 05
 (`models.build_baseline_cnn`) with every remedy off by default; `compile_cnn` adds the
 optimizer-side remedies; `train_variant` trains one combination and keeps its history, reusing it only for the very
-same run, so an interrupted comparison picks up at the first variant that has not finished.
+same run, so an interrupted comparison picks up at the first run that has not finished;
+`summarize` compares one run per variant, `summarize_seeds` variants trained with several
+seeds.
 """
 import hashlib
 import json
@@ -31,15 +33,15 @@ def augmentation(seed=0):
     ], name="augmentation")
 
 
-def build_cnn(augment=False, dropout=False, l2=0.0, name="cnn"):
+def build_cnn(augment=False, dropout=False, l2=0.0, name="cnn", seed=0):
     """The baseline CNN of 05 with every remedy off unless switched on.
 
-    augment: random flips and shifts at the input (training only).
+    augment: random flips and shifts at the input (training only), drawn from `seed`.
     dropout: the baseline's dropout (0.25 after each block, 0.5 before the output) or none.
     l2: an L2 penalty on every kernel, `l2 * sum(w**2)` added to the loss.
     """
     return models.build_baseline_cnn(name=name, dropout=dropout, l2=l2,
-                                     augmentation=augmentation() if augment else None)
+                                     augmentation=augmentation(seed) if augment else None)
 
 
 def one_cycle(peak, total_steps, warmup_fraction=0.2):
@@ -130,6 +132,43 @@ def summarize(histories):
                       "best epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
                       "final val loss": last["val_loss"]}
     return pd.DataFrame(rows).T
+
+
+def final_score(history, last=3):
+    """A run's validation accuracy: the mean over its `last` epochs.
+
+    One epoch's accuracy swings with the last few steps (by several points when the learning
+    rate stays high); the mean of the last few epochs is steadier and, unlike the best epoch,
+    is not picked out of the noise after the fact.
+    """
+    return float(history["val_accuracy"].iloc[-last:].mean())
+
+
+def summarize_seeds(histories, last=3):
+    """Compare variants trained with several seeds: one row per variant.
+
+    `histories` maps each variant to `{seed: history}`. Each run is scored by `final_score`;
+    the row gives the mean over seeds, their standard deviation, the lowest and highest
+    seed, the training accuracy and train-minus-validation gap over the same epochs, and the
+    last epoch's validation loss (means over seeds).
+    """
+    rows = {}
+    for name, runs in histories.items():
+        scores = np.array([final_score(history, last) for history in runs.values()])
+        train = np.array([history["accuracy"].iloc[-last:].mean() for history in runs.values()])
+        rows[name] = {"val accuracy": scores.mean(),
+                      "std over seeds": scores.std(ddof=1) if len(scores) > 1 else np.nan,
+                      "lowest seed": scores.min(), "highest seed": scores.max(),
+                      "train accuracy": train.mean(), "gap": (train - scores).mean(),
+                      "final val loss": np.mean([h["val_loss"].iloc[-1] for h in runs.values()]),
+                      "seeds": len(scores)}
+    return pd.DataFrame(rows).T
+
+
+def seed_scores(histories, last=3):
+    """Every run's `final_score`, as a table with one row per variant and one column per seed."""
+    return pd.DataFrame({name: {seed: final_score(history, last) for seed, history in runs.items()}
+                         for name, runs in histories.items()}).T
 
 
 def learning_rates(schedule, total_steps):
