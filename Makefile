@@ -1,10 +1,13 @@
 # make report  - set up, get the data, run notebooks 01-11 top to bottom (QUICK=1: fast mode)
-# make test    - set up, get the data, run the unit tests and the notebooks under nbval
+# make test    - set up, get the data, run the unit tests, and the notebooks and their
+#                exercise solutions under nbval in quick mode
+# make solutions - run the exercise solutions (solutions/) top to bottom (QUICK=1: fast mode)
 # make app     - set up and start the Streamlit app (http://localhost:8501)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_*.ipynb))
 
 # Executes each notebook in a fresh kernel. TensorFlow's C++ start-up lines go to the
 # terminal instead of the saved notebook (capture_fd_output=False).
@@ -16,7 +19,7 @@ else
   EXECUTED := --inplace
 endif
 
-.PHONY: setup data report test app app-screenshot
+.PHONY: setup data report solutions test app app-screenshot
 
 setup: $(VENV)/.installed
 
@@ -36,9 +39,16 @@ report: data
 		echo "== $$notebook took $$(( $$(date +%s) - start )) s"; \
 	done
 
+solutions: data
+	@for notebook in $(SOLUTIONS); do \
+		echo "== $$notebook"; start=$$(date +%s); \
+		$(EXECUTE) $(EXECUTED) $$notebook || exit 1; \
+		echo "== $$notebook took $$(( $$(date +%s) - start )) s"; \
+	done
+
 test: data
 	$(BIN)/python -m pytest tests
-	QUICK=1 $(BIN)/python -m pytest --nbval-lax notebooks
+	QUICK=1 $(BIN)/python -m pytest --nbval-lax notebooks solutions
 
 app: setup
 	$(BIN)/streamlit run app/streamlit_app.py

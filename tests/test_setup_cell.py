@@ -9,7 +9,8 @@ import pytest
 
 from utils import config
 
-NOTEBOOKS = sorted((config.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted([*(config.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"),
+                    *(config.ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")])
 REPO_LINE = 'REPO_URL = "https://github.com/cifar10-cnn/cifar10-cnn"'
 FOLDER_LINE = 'COLAB_FOLDER = "/content/cifar10-cnn"'
 
