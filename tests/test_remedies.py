@@ -93,15 +93,12 @@ def test_a_changed_run_trains_again(tmp_path, capsys, change):
 def test_a_history_without_its_run_file_is_not_trusted(tmp_path, capsys):
     path = tmp_path / "plain.csv"
     model, (x, y) = tiny_run()
-    history = remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
+    remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
     (tmp_path / "plain.run.json").unlink()  # as the histories committed before run files
     capsys.readouterr()
     model, _ = tiny_run()
     remedies.train_variant(model, (x, y), (x, y), path, epochs=1, batch_size=8)
     assert "reusing" not in capsys.readouterr().out
-    table = remedies.summarize({"plain": history})
-    assert table.loc["plain", "gap"] == pytest.approx(
-        history["accuracy"].iloc[-1] - history["val_accuracy"].iloc[-1])
 
 
 

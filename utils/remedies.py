@@ -4,7 +4,7 @@ Introduced in 09_fixing_overfitting. `build_cnn` is the baseline network of note
 (`models.build_baseline_cnn`) with every remedy off by default; `compile_cnn` adds the
 optimizer-side remedies; `train_variant` trains one combination and keeps its history, reusing it only for the very
 same run, so an interrupted comparison picks up at the first run that has not finished;
-`summarize` compares one run per variant, `summarize_seeds` variants trained with several
+`final_score` scores one run, `summarize_seeds` compares variants trained with several
 seeds.
 """
 import hashlib
@@ -118,20 +118,6 @@ def train_variant(model, train_data, validation_data, history_path, epochs, batc
     run_file.write_text(json.dumps({"fingerprint": fingerprint, "epochs": epochs,
                                     "batch_size": batch_size}, indent=2) + "\n")
     return training.load_history(history_path)
-
-
-def summarize(histories):
-    """One row per variant: final train and validation accuracy, their gap, best validation."""
-    rows = {}
-    for name, history in histories.items():
-        last = history.iloc[-1]
-        rows[name] = {"train accuracy": last["accuracy"],
-                      "val accuracy": last["val_accuracy"],
-                      "gap": last["accuracy"] - last["val_accuracy"],
-                      "best val accuracy": history["val_accuracy"].max(),
-                      "best epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
-                      "final val loss": last["val_loss"]}
-    return pd.DataFrame(rows).T
 
 
 def final_score(history, last=3):
