@@ -106,3 +106,51 @@ def test_batch_norm_keeps_six_tenths_of_the_old_statistics_as_airbench_does():
     momenta = {layer.momentum for layer in network.layers
                if isinstance(layer, keras.layers.BatchNormalization)}
     assert momenta == {0.6}
+
+
+def tiny_images(n=64, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
+
+
+def test_muon_recipe_builds_airbench94_muon_head_and_biases():
+    network = better_cnn.build_network(tiny_images(), widths=(8, 8, 16), precision="float32",
+                                       recipe="airbench94_muon")
+    assert network.get_layer("logits").scale == pytest.approx(1 / 16)
+    head = network.layers[-2].kernel.numpy()
+    assert np.abs(head).max() <= 3 ** 0.5 and head.std() > 0.7   # uniform(+-sqrt(3)): std 1
+    whitening_bias = network.get_layer("whitening_bias").bias.numpy()
+    assert np.abs(whitening_bias).max() <= 12 ** -0.5 and np.abs(whitening_bias).max() > 0.05
+    for layer in network.layers:
+        if isinstance(layer, better_cnn.ScaledBias):
+            assert layer.scale == 1.0
+            assert layer.regularizer.l2 == pytest.approx(1.8868e-5, rel=1e-4)
+        if isinstance(layer, keras.layers.Conv2D):
+            assert layer.kernel_regularizer is None
+
+
+def test_unknown_recipe_is_refused():
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        better_cnn.build_network(None, recipe="airbench95")
+
+
+def test_muon_recipe_trains_kernels_and_freezes_whitening_bias_after_its_epochs(tmp_path):
+    images, labels = tiny_images(128), np.arange(128) % 10
+    network = better_cnn.build_network(images, widths=(8, 8, 8), precision="float32",
+                                       recipe="airbench94_muon")
+    batches = better_cnn.AlternatingFlipTranslate(images, labels, batch_size=32)
+    better_cnn.compile_network_muon(network, len(batches), epochs=2, batch_size=32,
+                                    whitening_bias_epochs=1)
+    kernels = [layer.kernel for layer in network.layers
+               if isinstance(layer, keras.layers.Conv2D) and layer.trainable]
+    before = [kernel.numpy().copy() for kernel in kernels]
+    bias = network.get_layer("whitening_bias").bias
+    initial_bias = bias.numpy().copy()
+    network.fit(batches, epochs=1, verbose=0)
+    after_one_epoch = bias.numpy().copy()
+    network.fit(batches, epochs=1, verbose=0)
+    assert not np.allclose(after_one_epoch, initial_bias)     # trained during its epoch
+    np.testing.assert_array_equal(bias.numpy(), after_one_epoch)  # frozen afterwards
+    for old, kernel in zip(before, kernels):
+        assert not np.allclose(old, kernel.numpy())
+        # Muon rescales each kernel to norm sqrt(output channels) before its step
+        assert np.linalg.norm(kernel.numpy()) == pytest.approx(kernel.shape[-1] ** 0.5, rel=0.2)

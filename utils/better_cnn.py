@@ -19,11 +19,20 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from utils import models
+from utils import models, muon
 from utils.custom_layers import HorizontalFlip, ReflectShift, ScaledBias, TriangleSchedule
 
 WIDTHS = (64, 256, 256)
 WHITENING_WIDTH = 24  # 2 x (2 * 2 * 3): each eigenvector and its negative
+RECIPES = ("airbench94", "airbench94_muon")
+
+# airbench94_muon (main(), lines "batch_size = 2000" to "param_configs"): a PyTorch learning
+# rate lr on a loss summed over the batch B is lr * B on Keras' mean loss, and its weight
+# decay wd / lr per group (wd = 2e-6 * B) is an L2 coefficient wd / lr / (2 * B).
+MUON_BATCH_SIZE = 2000
+MUON_BIAS_LR, MUON_HEAD_LR, MUON_FILTER_LR = 0.053, 0.67, 0.24
+MUON_BIAS_L2 = 2e-6 / MUON_BIAS_LR / 2  # 1.8868e-5
+MUON_HEAD_L2 = 2e-6 / MUON_HEAD_LR / 2  # 1.4925e-6
 
 
 # --- The network ------------------------------------------------------------------------
@@ -46,17 +55,22 @@ def batch_norm(x, regularizer, bias_scale=8.0):
     return ScaledBias(bias_scale, regularizer)(x)
 
 
-def conv_group(x, filters, regularizer):
-    """conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU: halves the image, widens it."""
+def conv_group(x, filters, regularizer, bias_regularizer=None, bias_scale=8.0):
+    """conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU: halves the image, widens it.
+
+    `regularizer` is for the kernels, `bias_regularizer` for the biases (the same one when
+    None).
+    """
+    bias_regularizer = bias_regularizer or regularizer
     x = conv(filters, regularizer)(x)
     x = layers.MaxPooling2D(2)(x)
-    x = layers.Activation("gelu")(batch_norm(x, regularizer))
+    x = layers.Activation("gelu")(batch_norm(x, bias_regularizer, bias_scale))
     x = conv(filters, regularizer)(x)
-    return layers.Activation("gelu")(batch_norm(x, regularizer))
+    return layers.Activation("gelu")(batch_norm(x, bias_regularizer, bias_scale))
 
 
 def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
-                  name="better_cnn"):
+                  name="better_cnn", recipe="airbench94", whitening_eps=5e-4):
     """The training network: raw uint8 images in, 10 float32 logits out.
 
     Input statistics and the whitening kernels are computed from `x_train` (uint8). With
@@ -66,18 +80,40 @@ def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16
     bfloat16 and keeps float32 weights (1.64x faster per step on this project's 2-core CPU,
     benchmarks/profile_step.json); `utils.precision.choose_precision()` picks one for the
     hardware at hand.
+
+    `recipe="airbench94_muon"` makes the changes that recipe's training needs: no weight
+    decay on the kernels, biases that learn at their own rate (no 8x scale), a whitening bias
+    that starts random, a head initialised with standard deviation 1, and logits divided by
+    the last width (256) instead of 9; `l2` is then ignored. `whitening_eps` is added to
+    each eigenvalue before the whitening divides by its square root (`whitening_kernels`).
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        return build_layers(x_train, widths, l2, name)
+        return build_layers(x_train, widths, l2, name, recipe, whitening_eps)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def build_layers(x_train, widths, l2, name):
+def build_layers(x_train, widths, l2, name, recipe="airbench94", whitening_eps=5e-4):
     """The layers of `build_network`, created under the current dtype policy."""
-    regularizer = keras.regularizers.L2(l2) if l2 else None
+    if recipe == "airbench94_muon":
+        kernel_regularizer, bias_scale = None, 1.0
+        bias_regularizer = keras.regularizers.L2(MUON_BIAS_L2)
+        head_regularizer = keras.regularizers.L2(MUON_HEAD_L2)
+        # PyTorch's default bias init for the 2x2x3 whitening conv: uniform(+-1/sqrt(12))
+        whitening_bias_init = keras.initializers.RandomUniform(-12 ** -0.5, 12 ** -0.5)
+        # PyTorch's Linear init, then rescaled to standard deviation 1: uniform(+-sqrt(3))
+        head_init = keras.initializers.RandomUniform(-3 ** 0.5, 3 ** 0.5)
+        logit_scale = 1 / widths[-1]
+    else:
+        kernel_regularizer = bias_regularizer = head_regularizer = (
+            keras.regularizers.L2(l2) if l2 else None)
+        bias_scale, whitening_bias_init = 8.0, "zeros"
+        head_init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+        logit_scale = 1 / 9
     if x_train is None:
         normalize = layers.Normalization(axis=-1, name="standardize")
     else:
@@ -88,19 +124,20 @@ def build_layers(x_train, widths, l2, name):
     whitening = layers.Conv2D(WHITENING_WIDTH, 2, use_bias=False, trainable=False,
                               name="whitening")
     x = whitening(x)
-    x = ScaledBias(1.0, regularizer, name="whitening_bias")(x)
+    x = ScaledBias(1.0, bias_regularizer, whitening_bias_init, name="whitening_bias")(x)
     x = layers.Activation("gelu")(x)
     for filters in widths:
-        x = conv_group(x, filters, regularizer)
+        x = conv_group(x, filters, kernel_regularizer, bias_regularizer, bias_scale)
     x = layers.MaxPooling2D(3)(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(10, use_bias=False, kernel_regularizer=regularizer,
-                     kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"))(x)
-    outputs = layers.Rescaling(1 / 9, dtype="float32", name="logits")(x)
+    x = layers.Dense(10, use_bias=False, kernel_regularizer=head_regularizer,
+                     kernel_initializer=head_init)(x)
+    outputs = layers.Rescaling(logit_scale, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=name)
 
     if x_train is not None:
-        whitening.set_weights([whitening_kernels(normalize(x_train[:5000].astype("float32")))])
+        standardized = normalize(x_train[:5000].astype("float32"))
+        whitening.set_weights([whitening_kernels(standardized, eps=whitening_eps)])
         identity_init(model)
     return model
 
@@ -272,25 +309,62 @@ def compile_network(network, total_steps, batch_size, label_smoothing=0.2):
     return network
 
 
+def compile_network_muon(network, steps_per_epoch, epochs, batch_size=MUON_BATCH_SIZE,
+                         label_smoothing=0.2, whitening_bias_epochs=3):
+    """airbench94_muon's optimizer: Muon on the kernels, Nesterov SGD on biases and head.
+
+    Every learning rate falls linearly to 0 over the run; the whitening bias's falls to 0
+    after `whitening_bias_epochs`, which freezes it from then on.
+    """
+    total_steps = epochs * steps_per_epoch
+
+    def linear_decay(rate, steps):
+        return keras.optimizers.schedules.PolynomialDecay(rate, steps, end_learning_rate=0.0)
+
+    bias_paths = [variable.path for variable in network.trainable_variables
+                  if variable.path.endswith("/bias")]
+    rates = {path: linear_decay(MUON_BIAS_LR * batch_size, total_steps) for path in bias_paths}
+    rates["whitening_bias/bias"] = linear_decay(MUON_BIAS_LR * batch_size,
+                                                whitening_bias_epochs * steps_per_epoch)
+    optimizer = muon.Muon(learning_rate=linear_decay(MUON_FILTER_LR, total_steps),
+                          momentum=0.6, nesterov=True, ns_steps=3,
+                          sgd_learning_rate=linear_decay(MUON_HEAD_LR * batch_size, total_steps),
+                          sgd_momentum=0.85, sgd_nesterov=True, learning_rate_overrides=rates)
+    network.compile(optimizer=optimizer,
+                    loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                              label_smoothing=label_smoothing),
+                    metrics=["accuracy"])
+    return network
+
+
 def train(x_train, y_train, history_path, validation_data=None, epochs=10, batch_size=1024,
-          widths=WIDTHS, seed=0, verbose=2, precision="mixed_bfloat16"):
+          widths=WIDTHS, seed=0, verbose=2, precision="mixed_bfloat16", recipe="airbench94",
+          whitening_eps=5e-4):
     """Build, compile and train the network with the whole recipe; return the logits network.
 
     `validation_data` is `(images, integer labels)` or None. Each epoch's metrics are
     written to the CSV file `history_path` (read it with `training.load_history`).
     `precision` is a Keras dtype policy (`utils.precision.choose_precision` picks one).
+    `recipe` is "airbench94" (Nesterov SGD, triangular schedule, lookahead) or
+    "airbench94_muon" (Muon, linear decay, no lookahead; airbench94_muon trains 8 epochs
+    with batch size 2000).
     """
     keras.utils.set_random_seed(seed)
     _, l2 = sgd_hyperparameters(batch_size)
-    network = build_network(x_train, widths=widths, l2=l2, precision=precision)
+    network = build_network(x_train, widths=widths, l2=l2, precision=precision, recipe=recipe,
+                            whitening_eps=whitening_eps)
     batches = AlternatingFlipTranslate(x_train, y_train, batch_size, seed=seed)
     total_steps = epochs * len(batches)
-    compile_network(network, total_steps, batch_size)
     if validation_data is not None:
         x_val, y_val = validation_data
         validation_data = (x_val, np.eye(10, dtype="float32")[y_val])
-    whitening_bias = network.get_layer("whitening_bias").bias
+    callbacks = [keras.callbacks.CSVLogger(history_path)]
+    if recipe == "airbench94_muon":
+        compile_network_muon(network, len(batches), epochs, batch_size)
+    else:
+        compile_network(network, total_steps, batch_size)
+        whitening_bias = network.get_layer("whitening_bias").bias
+        callbacks = [Lookahead(total_steps), FreezeAfter(whitening_bias, 3)] + callbacks
     network.fit(batches, epochs=epochs, validation_data=validation_data, verbose=verbose,
-                callbacks=[Lookahead(total_steps), FreezeAfter(whitening_bias, 3),
-                           keras.callbacks.CSVLogger(history_path)])
+                callbacks=callbacks)
     return network

@@ -20,13 +20,14 @@ class ScaledBias(layers.Layer):
     effect by s again: the same as a learning rate s**2 times larger, for this weight only.
     """
 
-    def __init__(self, scale=1.0, regularizer=None, **kwargs):
+    def __init__(self, scale=1.0, regularizer=None, initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.scale = scale
         self.regularizer = keras.regularizers.get(regularizer)
+        self.initializer = keras.initializers.get(initializer)
 
     def build(self, input_shape):
-        self.bias = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer=self.initializer,
                                     regularizer=self.regularizer, name="bias")
 
     def call(self, x):
@@ -34,7 +35,8 @@ class ScaledBias(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale,
-                "regularizer": keras.regularizers.serialize(self.regularizer)}
+                "regularizer": keras.regularizers.serialize(self.regularizer),
+                "initializer": keras.initializers.serialize(self.initializer)}
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
