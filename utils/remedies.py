@@ -135,8 +135,9 @@ def summarize_seeds(histories, last=3):
 
     `histories` maps each variant to `{seed: history}`. Each run is scored by `final_score`;
     the row gives the mean over seeds, their standard deviation, the lowest and highest
-    seed, the training accuracy and train-minus-validation gap over the same epochs, and the
-    last epoch's validation loss (means over seeds).
+    run's score, and over the same last epochs the training accuracy (as Keras reports it:
+    with dropout on and on augmented images), the train-minus-validation gap and the
+    validation loss (means over seeds).
     """
     rows = {}
     for name, runs in histories.items():
@@ -144,9 +145,9 @@ def summarize_seeds(histories, last=3):
         train = np.array([history["accuracy"].iloc[-last:].mean() for history in runs.values()])
         rows[name] = {"val accuracy": scores.mean(),
                       "std over seeds": scores.std(ddof=1) if len(scores) > 1 else np.nan,
-                      "lowest seed": scores.min(), "highest seed": scores.max(),
+                      "lowest run": scores.min(), "highest run": scores.max(),
                       "train accuracy": train.mean(), "gap": (train - scores).mean(),
-                      "final val loss": np.mean([h["val_loss"].iloc[-1] for h in runs.values()]),
+                      "val loss": np.mean([h["val_loss"].iloc[-last:].mean() for h in runs.values()]),
                       "seeds": len(scores)}
     return pd.DataFrame(rows).T
 
