@@ -100,3 +100,20 @@ def test_config_from_a_newer_keras_still_loads(tmp_path):
     loaded = saving.load_model(newer)
     np.testing.assert_allclose(loaded.predict(images(), verbose=0),
                                model.predict(images(), verbose=0), atol=1e-6)
+
+
+def test_muon_recipe_network_is_rebuilt_with_its_recipe(tmp_path):
+    keras.utils.set_random_seed(4)
+    network = better_cnn.build_network(images(64), precision="float32", recipe="airbench94_muon")
+    tta = better_cnn.with_test_time_augmentation(network)
+    path = tmp_path / "best_cnn.keras"
+    tta.save(path)
+    assert saving.saved_recipe(saving.saved_config(path)) == "airbench94_muon"
+    loaded = saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(images(), verbose=0),
+                               tta.predict(images(), verbose=0), atol=1e-5)
+
+
+def test_committed_better_network_is_read_as_the_airbench94_recipe():
+    path = saving.Path(__file__).resolve().parents[1] / "models" / "best_cnn.keras"
+    assert saving.saved_recipe(saving.saved_config(path)) == "airbench94"

@@ -27,9 +27,10 @@ def build_baseline():
     return models.build_baseline_cnn()
 
 
-def build_better(precision):
+def build_better(precision, recipe="airbench94"):
     """The better network of 10_a_better_network behind its test-time augmentation."""
-    return better_cnn.with_test_time_augmentation(better_cnn.build_network(None, precision=precision))
+    network = better_cnn.build_network(None, precision=precision, recipe=recipe)
+    return better_cnn.with_test_time_augmentation(network)
 
 
 def saved_config(path):
@@ -53,6 +54,32 @@ def saved_precision(config):
     return "float32"
 
 
+def saved_recipe(config):
+    """The better network's training recipe, read from its logits' scale in the configuration.
+
+    The two recipes build the same layers with the same weights, but airbench94 divides the
+    logits by 9 and airbench94_muon by the last width (256), and they scale the biases
+    differently: a network must be rebuilt with the recipe it was trained with.
+    """
+    def find_logits(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "Rescaling" and node.get("config", {}).get("name") == "logits":
+                return node["config"]["scale"]
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            return None
+        for child in children:
+            found = find_logits(child)
+            if found is not None:
+                return found
+        return None
+
+    scale = find_logits(config)
+    return "airbench94" if scale is None or abs(scale - 1 / 9) < 1e-6 else "airbench94_muon"
+
+
 def load_model(path, precision=None):
     """Load a model saved by this project's notebooks, on Keras 3.8 or newer.
 
@@ -70,7 +97,8 @@ def load_model(path, precision=None):
     config = saved_config(path)
     name = config.get("config", {}).get("name")
     builders = {"baseline_cnn": build_baseline,
-                "better_cnn": lambda: build_better(precision or saved_precision(config))}
+                "better_cnn": lambda: build_better(precision or saved_precision(config),
+                                                   saved_recipe(config))}
     if name in builders:
         model = builders[name]()
         try:
