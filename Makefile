@@ -1,4 +1,4 @@
-# make report  - set up, get the data, run notebooks 01-11 top to bottom (QUICK=1: fast mode)
+# make report  - set up, get the data, run notebooks 01-12 top to bottom (QUICK=1: fast mode)
 # make test    - set up, get the data, run the unit tests, and the notebooks and their
 #                exercise solutions under nbval in quick mode
 # make solutions - run the exercise solutions (solutions/) top to bottom (QUICK=1: fast mode)

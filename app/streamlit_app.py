@@ -15,12 +15,12 @@ sys.path.insert(0, str(ROOT))  # lets `utils` import however the app is started
 from utils import calibration, data, prediction, saving  # noqa: E402
 
 MODEL_FILES = {
-    "better network (notebook 10)": ROOT / "models" / "best_cnn.keras",
+    "better network (notebook 11)": ROOT / "models" / "best_cnn.keras",
     "baseline CNN (notebook 06)": ROOT / "models" / "baseline_cnn.keras",
 }
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
-# With the calibrated confidences (see notebook 11), an answer under 50% is more likely
+# With the calibrated confidences (see notebook 12), an answer under 50% is more likely
 # wrong than right.
 LOW_CONFIDENCE = 0.5
 DISPLAY_SIZE = 256
@@ -70,7 +70,7 @@ st.caption("It knows only these 10 classes, learned from tiny 32×32 photos with
 model_labels = available_models()
 if not model_labels:
     st.error("No trained model found in models/. Run notebook 06_training (or "
-             "10_a_better_network) to create models/baseline_cnn.keras (or best_cnn.keras), "
+             "11_better_network_training) to create models/baseline_cnn.keras (or best_cnn.keras), "
              "then reload this page.")
     st.stop()
 model_label = st.sidebar.selectbox("Network", model_labels,

@@ -1,8 +1,8 @@
-"""Where does a training step of the better network (10) go? Timings of stripped-down copies.
+"""Where does a training step of the better network (10–11) go? Timings of stripped-down copies.
 
     python benchmarks/profile_step.py     # writes benchmarks/profile_step.json
 
-One batch of 1,024 images, bfloat16 mixed precision as in notebook 10, each variant timed
+One batch of 1,024 images, bfloat16 mixed precision as in notebook 11, each variant timed
 over the same number of steps after a warm-up, interleaved so that a busy machine slows
 all of them alike:
 - "train step": the whole step (forward, backward, SGD update);
@@ -20,7 +20,7 @@ import numpy as np
 from keras import layers
 
 from train_speed import machine
-from utils import better_cnn
+from utils import better_cnn, recipe
 
 BATCH = 1024
 STEPS = 3
@@ -53,7 +53,7 @@ def main():
     networks["convolutions only"] = convolutions_only()
     keras.config.set_dtype_policy("float32")
     for network in networks.values():
-        better_cnn.compile_network(network, total_steps=1000, batch_size=BATCH)
+        recipe.compile_network(network, total_steps=1000, batch_size=BATCH)
         network.train_on_batch(images, labels)  # trace the graph
     forward = networks["train step"]
     forward.predict_on_batch(images)

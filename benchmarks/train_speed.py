@@ -1,4 +1,4 @@
-"""Time the baseline CNN (06) and the better network (10) back to back, in one process.
+"""Time the baseline CNN (06) and the better network (10, 11) back to back, in one process.
 
     python benchmarks/train_speed.py          # full: writes benchmarks/results.json
     QUICK=1 python benchmarks/train_speed.py  # seconds: writes scratch/benchmarks/results.json
@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from utils import better_cnn, config, data, models, training
+from utils import better_cnn, config, data, models, precision, recipe, training
 
 WARMUP_STEPS = 5
 
@@ -64,16 +64,15 @@ def time_baseline(x_train, y_train, steps):
 
 
 def time_better(x_train, y_train, steps, total_steps):
-    """Seconds per step of the better network: batch 1024, its data pipeline and callbacks."""
-    _, l2 = better_cnn.sgd_hyperparameters(1024)
-    network = better_cnn.build_network(x_train, l2=l2)
-    batches = better_cnn.AlternatingFlipTranslate(x_train, y_train, 1024)
-    better_cnn.compile_network(network, total_steps, 1024)
+    """Seconds per step of the better network: airbench94_muon's batch, optimizer and data."""
+    batch_size = recipe.MUON_BATCH_SIZE
+    policy, _ = precision.choose_precision(precision.describe_hardware())
+    network = better_cnn.build_network(x_train, precision=policy)
+    batches = recipe.AlternatingFlipTranslate(x_train, y_train, batch_size)
+    recipe.compile_network_muon(network, len(batches), total_steps // len(batches), batch_size)
     timer = StepTimer()
-    callbacks = [better_cnn.Lookahead(total_steps),
-                 better_cnn.FreezeAfter(network.get_layer("whitening_bias").bias, 3), timer]
     network.fit(batches, epochs=1, steps_per_epoch=steps + WARMUP_STEPS, verbose=0,
-                callbacks=callbacks)
+                callbacks=[timer])
     return float(np.median(timer.times[WARMUP_STEPS:]))
 
 
@@ -108,17 +107,17 @@ def main():
     runs = {
         "baseline_cnn": {"notebook": "06_training", "epochs": 40, "batch_size": 36,
                          "training_images": len(x_train)},
-        "best_cnn": {"notebook": "10_a_better_network", "epochs": 10, "batch_size": 1024,
-                     "training_images": len(x_full)},
+        "best_cnn": {"notebook": "11_better_network_training", "epochs": recipe.MUON_EPOCHS,
+                     "batch_size": recipe.MUON_BATCH_SIZE, "training_images": len(x_full)},
     }
-    steps = {"baseline_cnn": 20 if quick else 300, "best_cnn": 2 if quick else 20}
+    steps = {"baseline_cnn": 20 if quick else 300, "best_cnn": 2 if quick else 12}
 
     reset_peak_memory()
     seconds = time_baseline(x_train, y_train, steps["baseline_cnn"])
     runs["baseline_cnn"].update(seconds_per_step=seconds, peak_rss_mb=peak_memory_mb())
 
     reset_peak_memory()
-    better_total_steps = runs["best_cnn"]["epochs"] * (len(x_full) // 1024)
+    better_total_steps = runs["best_cnn"]["epochs"] * (len(x_full) // recipe.MUON_BATCH_SIZE)
     seconds = time_better(x_full, y_full, steps["best_cnn"], better_total_steps)
     runs["best_cnn"].update(seconds_per_step=seconds, peak_rss_mb=peak_memory_mb())
 

@@ -1,6 +1,6 @@
 """Can the network's confidence be trusted? Calibration measures and temperature scaling.
 
-Introduced in 11_looking_inside. A network is *calibrated* when, among the images it
+Introduced in 12_looking_inside. A network is *calibrated* when, among the images it
 answers with confidence p, a fraction p is right. `expected_calibration_error` measures
 the gap; `fit_temperature` finds the one number T that divides the logits to close it
 (fitted on validation images only); the app applies it with `apply_temperature`.
@@ -89,7 +89,7 @@ def load_temperature(model_path):
         temperature = float(json.loads(path.read_text())["temperature"])
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path.name} holds no valid temperature ({error}). Delete it, or "
-                         "run notebook 11 again to rewrite it.") from error
+                         "run notebook 12 again to rewrite it.") from error
     if not temperature > 0:
         raise ValueError(f"{path.name}: the temperature must be positive, not {temperature}.")
     return temperature

@@ -1,7 +1,8 @@
 """The custom Keras layers and schedule of the better network, in a module of their own.
 
-Introduced in 10_a_better_network. They live here, not in `utils.better_cnn`, so that the
-code that builds the network (`utils.better_cnn`) and the code that loads saved models
+Introduced in 10_better_network_architecture and 11_better_network_training. They live
+here, not in `utils.better_cnn`, so that the code that builds the network
+(`utils.better_cnn`) and the code that loads saved models
 (`utils.saving`) can both import them without importing each other. Importing this module
 registers them with Keras under the package name "cifar10_cnn", which is how a saved
 `.keras` file finds them again.

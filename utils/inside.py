@@ -1,6 +1,6 @@
 """Looking inside a trained network: feature maps, Grad-CAM, and accuracy under image shifts.
 
-Introduced in 11_looking_inside. Grad-CAM needs gradients, which each Keras backend computes
+Introduced in 12_looking_inside. Grad-CAM needs gradients, which each Keras backend computes
 its own way; `grad_cam` uses TensorFlow's GradientTape (this project's backend).
 """
 import keras
@@ -126,6 +126,6 @@ def last_conv_layer(model, min_size=1):
 
 
 def inner_network(model):
-    """The network inside a wrapper model (such as the test-time augmentation of 10), or model."""
+    """The network inside a wrapper model (such as the test-time augmentation of 11), or model."""
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     return nested[0] if nested else model

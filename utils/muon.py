@@ -1,8 +1,8 @@
 """Muon: an optimizer that gives every direction of a weight matrix's update the same size.
 
-Introduced in 10_a_better_network, as the optimizer of the faster airbench94_muon recipe
-(Keller Jordan, github.com/KellerJordan/cifar10-airbench, file airbench94_muon.py). The
-notebook does not use it yet: this module is the port, ready for `utils.better_cnn`.
+Introduced in 11_better_network_training, as the optimizer of the faster airbench94_muon
+recipe (Keller Jordan, github.com/KellerJordan/cifar10-airbench, file airbench94_muon.py).
+`utils.recipe` trains the better network with it.
 
 The problem it solves, in plain words. The gradient of a convolution's kernel, seen as a
 matrix (one row per output channel), is usually dominated by a few directions: a few

@@ -162,7 +162,7 @@ def plot_reliability(table, ax=None, label=None, color="C0", offset=0.0, width=0
     confidence). Bars below the diagonal mean over-confidence. `width` and `offset` are in
     units of the bin width: to compare two tables side by side in one panel, draw one with
     `offset=-0.225, width=0.45` and the other with `offset=0.225, width=0.45`.
-    Introduced in 11_looking_inside.
+    Introduced in 12_looking_inside.
     """
     ax = ax or plt.gca()
     bin_width = (table["high"] - table["low"]).iloc[0]

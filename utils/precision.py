@@ -1,6 +1,6 @@
 """Which numeric precision to train in, chosen from the hardware.
 
-Introduced in 10_a_better_network, which prints its choice and trains in it.
+Introduced in 11_better_network_training, which prints its choice and trains in it.
 Mixed precision keeps the weights in float32 but computes in a 16-bit format, which is
 faster only where the hardware computes that format natively:
 

@@ -28,7 +28,7 @@ def build_baseline():
 
 
 def build_better(precision, recipe="airbench94"):
-    """The better network of 10_a_better_network behind its test-time augmentation."""
+    """The better network of notebooks 10–11 behind its test-time augmentation."""
     network = better_cnn.build_network(None, precision=precision, recipe=recipe)
     return better_cnn.with_test_time_augmentation(network)
 
@@ -92,8 +92,8 @@ def load_model(path, precision=None):
     if not path.is_file():
         raise ModelFileError(
             f"No saved model at {path}. Run the notebook that trains it first (06_training "
-            f"for baseline_cnn, 10_a_better_network for best_cnn), or set that notebook's "
-            f"USE_TRAINED_MODEL = True to use the committed one.")
+            f"for baseline_cnn, 11_better_network_training for best_cnn), or set that "
+            f"notebook's USE_TRAINED_MODEL = True to use the committed one.")
     config = saved_config(path)
     name = config.get("config", {}).get("name")
     builders = {"baseline_cnn": build_baseline,
