@@ -114,6 +114,6 @@ def test_muon_recipe_network_is_rebuilt_with_its_recipe(tmp_path):
                                tta.predict(images(), verbose=0), atol=1e-5)
 
 
-def test_committed_better_network_is_read_as_the_airbench94_recipe():
+def test_committed_better_network_is_read_as_the_airbench94_muon_recipe():
     path = saving.Path(__file__).resolve().parents[1] / "models" / "best_cnn.keras"
-    assert saving.saved_recipe(saving.saved_config(path)) == "airbench94"
+    assert saving.saved_recipe(saving.saved_config(path)) == "airbench94_muon"

@@ -162,7 +162,7 @@ def whitening_kernels(images, eps=WHITENING_EPS):
 
     `images` are normalised, channels-last. Returns a kernel of shape (2, 2, 3, 24).
     """
-    images = np.asarray(images, dtype=np.float64)
+    images = np.asarray(ops.convert_to_numpy(images), dtype=np.float64)  # any backend's tensor
     patches = np.stack([images[:, dy:dy + 31, dx:dx + 31, :]
                         for dy in range(2) for dx in range(2)], axis=3)  # (n, 31, 31, 4, 3)
     patches = patches.reshape(-1, 12)
