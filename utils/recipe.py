@@ -163,8 +163,11 @@ def compile_network(network, total_steps, batch_size, label_smoothing=0.2):
 
 
 def compile_network_muon(network, steps_per_epoch, epochs, batch_size=MUON_BATCH_SIZE,
-                         label_smoothing=0.2, whitening_bias_epochs=3):
+                         label_smoothing=0.2, whitening_bias_epochs=3, ns_dtype="bfloat16"):
     """airbench94_muon's optimizer: Muon on the kernels, Nesterov SGD on biases and head.
+
+    `ns_dtype` is the dtype of Muon's Newton-Schulz products: "bfloat16" as in the source
+    where the hardware has it, "float32" elsewhere (`train` picks it from the precision).
 
     Every learning rate falls linearly to 0 over the run; the whitening bias's falls to 0
     after `whitening_bias_epochs`, which freezes it from then on.
@@ -182,7 +185,8 @@ def compile_network_muon(network, steps_per_epoch, epochs, batch_size=MUON_BATCH
     optimizer = muon.Muon(learning_rate=linear_decay(MUON_FILTER_LR, total_steps),
                           momentum=0.6, nesterov=True, ns_steps=3,
                           sgd_learning_rate=linear_decay(MUON_HEAD_LR * batch_size, total_steps),
-                          sgd_momentum=0.85, sgd_nesterov=True, learning_rate_overrides=rates)
+                          sgd_momentum=0.85, sgd_nesterov=True, learning_rate_overrides=rates,
+                          ns_dtype=ns_dtype)
     network.compile(optimizer=optimizer,
                     loss=keras.losses.CategoricalCrossentropy(from_logits=True,
                                                               label_smoothing=label_smoothing),
@@ -222,7 +226,9 @@ def train(x_train, y_train, history_path, validation_data=None, epochs=MUON_EPOC
         validation_data = (x_val, np.eye(10, dtype="float32")[y_val])
     callbacks = [keras.callbacks.CSVLogger(history_path)]
     if recipe == "airbench94_muon":
-        compile_network_muon(network, len(batches), epochs, batch_size, label_smoothing)
+        ns_dtype = "bfloat16" if precision == "mixed_bfloat16" else "float32"  # T4: no bf16
+        compile_network_muon(network, len(batches), epochs, batch_size, label_smoothing,
+                             ns_dtype=ns_dtype)
     else:
         compile_network(network, total_steps, batch_size, label_smoothing)
         whitening_bias = network.get_layer("whitening_bias").bias
