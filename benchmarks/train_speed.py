@@ -9,7 +9,8 @@ are not timed. Seconds per step x steps per epoch x epochs projects each full tr
 run. The two networks are timed in turns, ROUNDS times (baseline, better, baseline, ...),
 so that a slow spell of a shared machine falls on both; each round gives a ratio, and the
 reported one uses the median seconds per step of each network over the rounds. Peak
-memory is read in the first round only, before either network has run. Peak memory (RSS) is read from the kernel for each phase separately. Test accuracies
+memory (RSS) is read from the kernel for each network in the first round only (later rounds
+start with memory the other network left behind). Test accuracies
 are read from what was saved when each model was trained (the baseline's summary, the better
 network's final run of seed 0 in models/better_cnn_runs/); nothing is evaluated here.
 """

@@ -118,7 +118,7 @@ def main(path):
     print("weights after each step: the largest relative distance over all weights and biases")
     for step, (state, other) in enumerate(zip(states, nudged_states), start=1):
         keras_weights = np.load(FOLDER / f"keras_step{step}.npz")
-        names = [n for n in keras_weights.files if not n.startswith("layers") or "running" not in n]
+        names = [n for n in keras_weights.files if "running" not in n]  # weights, not statistics
         keras_worst = compare(state, keras_weights, names)[0]
         torch_worst = compare(state, other, names)[0]
         print(f"  step {step}: Keras against PyTorch {keras_worst[0]:.1e} ({keras_worst[2]}); "
