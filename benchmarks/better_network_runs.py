@@ -1,8 +1,13 @@
 """The better network's long training runs (notebook 11), one process per run, for the background.
 
     python benchmarks/better_network_runs.py validation        # 45k/5k, the recipe as chosen
+    python benchmarks/better_network_runs.py validation 1      # the same with seed 1
     python benchmarks/better_network_runs.py final 0 1          # all 50k, seeds 0 and 1, test once
+    python benchmarks/better_network_runs.py final_float32 0 1  # the same in float32 (compared in 11)
     python benchmarks/better_network_runs.py ablation no_whitening float32 ...
+    python benchmarks/better_network_runs.py ablation no_whitening:1   # seed 1
+
+A run with seed N other than 0 is saved as NAME_seedN.
 
 Each run takes about 20 minutes on a 2-core CPU. It writes into models/better_cnn_runs/:
 NAME_history.csv (one row per epoch) and NAME.json (its settings, fingerprint, wall time
@@ -36,6 +41,11 @@ def settings(seed=0, **switches):
                                **switches)
 
 
+def seeded_name(name, seed):
+    """NAME for seed 0 (the runs notebook 11 reuses by name), NAME_seedN otherwise."""
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
 def run(name, train_data, validation_data, test_data, run_settings, folder):
     """Train and score one run (`recipe.train_and_score`), print its record; return the model."""
     print(f"{name}: {json.dumps(run_settings)}", flush=True)
@@ -46,7 +56,7 @@ def run(name, train_data, validation_data, test_data, run_settings, folder):
 
 
 def main(argv):
-    if not argv or argv[0] not in ("validation", "final", "ablation"):
+    if not argv or argv[0] not in ("validation", "final", "final_float32", "ablation"):
         print(__doc__)
         return 2
     kind, names = argv[0], argv[1:]
@@ -54,14 +64,22 @@ def main(argv):
     folder.mkdir(parents=True, exist_ok=True)
     (x_train, y_train), (x_val, y_val), test_data = data.load_cifar10()
     if kind == "validation":
-        run("validation", (x_train, y_train), (x_val, y_val), None, settings(), folder)
+        seed = int(names[0]) if names else 0
+        run(seeded_name("validation", seed), (x_train, y_train), (x_val, y_val), None,
+            settings(seed=seed), folder)
     elif kind == "ablation":
-        for ablation in names:
-            run(ablation, (x_train, y_train), (x_val, y_val), None,
-                settings(**ABLATIONS[ablation]), folder)
+        for name in names:
+            ablation, _, seed = name.partition(":")
+            seed = int(seed or 0)
+            run(seeded_name(ablation, seed), (x_train, y_train), (x_val, y_val), None,
+                settings(seed=seed, **ABLATIONS[ablation]), folder)
     else:
         full = (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
         for seed in [int(name) for name in names] or [0]:
+            if kind == "final_float32":
+                run(f"final_float32_seed{seed}", full, None, test_data,
+                    settings(seed=seed, precision="float32"), folder)
+                continue
             model = run(f"final_seed{seed}", full, None, test_data, settings(seed=seed), folder)
             if seed == 0:
                 model.save(config.models_dir() / "best_cnn.keras")

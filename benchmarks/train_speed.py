@@ -2,6 +2,9 @@
 
     python benchmarks/train_speed.py          # full: writes benchmarks/results.json
     QUICK=1 python benchmarks/train_speed.py  # seconds: writes scratch/benchmarks/results.json
+    python benchmarks/train_speed.py float32  # the better network in another precision than
+                                              # the one chosen for this machine:
+                                              # benchmarks/results_float32.json
 
 Each network trains for a fixed number of steps on the real training images, with the
 batch size, data pipeline and callbacks of its notebook; the first steps (graph tracing)
@@ -69,10 +72,9 @@ def time_baseline(x_train, y_train, steps):
     return float(np.median(timer.times[WARMUP_STEPS:]))
 
 
-def time_better(x_train, y_train, steps, total_steps):
+def time_better(x_train, y_train, steps, total_steps, policy):
     """Seconds per step of the better network: airbench94_muon's batch, optimizer and data."""
     batch_size = recipe.MUON_BATCH_SIZE
-    policy, _ = precision.choose_precision(precision.describe_hardware())
     network = better_cnn.build_network(x_train, precision=policy)
     batches = recipe.AlternatingFlipTranslate(x_train, y_train, batch_size)
     recipe.compile_network_muon(network, len(batches), total_steps // len(batches), batch_size)
@@ -115,8 +117,10 @@ def read_test_accuracy(name):
     return summary["test_accuracy"] if summary else None
 
 
-def main():
+def main(argv):
     quick = config.is_quick()
+    chosen, _ = precision.choose_precision(precision.describe_hardware())
+    policy = argv[0] if argv else chosen
     (x_train, y_train), (x_val, y_val), _ = data.load_cifar10(quick=False)
     x_full, y_full = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
     runs = {
@@ -137,7 +141,7 @@ def main():
         keras.backend.clear_session()
         reset_peak_memory()
         timings["best_cnn"].append(time_better(x_full, y_full, steps["best_cnn"],
-                                               better_total_steps))
+                                               better_total_steps, policy))
         if round_number == 0:
             peaks["best_cnn"] = peak_memory_mb()
         keras.backend.clear_session()
@@ -153,6 +157,9 @@ def main():
         run["seconds_per_epoch"] = run["seconds_per_step"] * steps_per_epoch
         run["projected_training_seconds"] = run["seconds_per_epoch"] * run["epochs"]
         run["test_accuracy"] = read_test_accuracy(name)
+    runs["best_cnn"]["precision"] = policy
+    if policy != chosen:  # the saved model was trained in the chosen precision
+        runs["best_cnn"]["test_accuracy"] = None
 
     ratio = (runs["best_cnn"]["projected_training_seconds"]
              / runs["baseline_cnn"]["projected_training_seconds"])
@@ -175,11 +182,12 @@ def main():
     print(f"training time ratio (better / baseline): {ratio:.3f} "
           f"(by round: {', '.join(f'{r:.3f}' for r in ratios_by_round)})")
 
-    path = config.output_dir("benchmarks") / "results.json"
+    path = config.output_dir("benchmarks") / ("results.json" if policy == chosen
+                                              else f"results_{policy}.json")
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path.relative_to(config.ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

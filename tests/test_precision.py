@@ -11,8 +11,8 @@ from utils.precision import Hardware, choose_precision, cpu_flags, describe_hard
     (Hardware(gpu_name="A100", gpu_compute_capability=(8, 0)), "mixed_bfloat16"),
     (Hardware(gpu_name="L4", gpu_compute_capability=(8, 9)), "mixed_bfloat16"),
     (Hardware(gpu_name="H100", gpu_compute_capability=(9, 0)), "mixed_bfloat16"),
-    (Hardware(cpu_flags={"avx2", "avx512f", "avx512_bf16"}), "float32"),  # measured in 11
-    (Hardware(cpu_flags={"avx2", "amx_bf16", "amx_tile"}), "float32"),
+    (Hardware(cpu_flags={"avx2", "avx512f", "avx512_bf16"}), "mixed_bfloat16"),
+    (Hardware(cpu_flags={"avx2", "amx_bf16", "amx_tile"}), "mixed_bfloat16"),
     (Hardware(cpu_flags={"avx2", "avx512f"}), "float32"),
     (Hardware(), "float32"),
     # A GPU decides, whatever the CPU can do.

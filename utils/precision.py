@@ -4,16 +4,13 @@ Introduced in 11_better_network_training, which prints its choice and trains in 
 Mixed precision keeps the weights in float32 but computes in a 16-bit format, which is
 faster only where the hardware computes that format natively:
 
-- TPUs and NVIDIA GPUs from Ampere on (compute capability 8.0 and up: A100, RTX 30xx, L4,
-  H100) -> "mixed_bfloat16";
+- TPUs, NVIDIA GPUs from Ampere on (compute capability 8.0 and up: A100, RTX 30xx, L4, H100)
+  and CPUs with bfloat16 instructions (AVX512_BF16 or AMX) -> "mixed_bfloat16";
 - older NVIDIA GPUs (compute capability below 8.0, e.g. Colab's free T4, 7.5), which have
   float16 but not bfloat16 units -> "mixed_float16" (Keras then scales the loss so that
   small gradients do not round to zero in float16);
-- every CPU -> "float32". Most (laptop CPUs, Apple silicon) would emulate a 16-bit format,
-  which makes each step slower, not faster. CPUs with bfloat16 instructions (AVX512_BF16 or
-  AMX) compute it natively, but on this project's 2-core CPU bfloat16 saved only part of a
-  step's time and scored lower on validation than float32, in one pair of runs (notebook 11,
-  section 9).
+- anything else (most laptop CPUs, Apple silicon) -> "float32": a 16-bit format it cannot
+  compute natively is emulated, which makes each step slower, not faster.
 
 `choose_precision` applies this rule to a description of the hardware, so it can be tested
 on machines we do not have; `describe_hardware` reads that description from this machine.
@@ -49,9 +46,7 @@ def choose_precision(hardware):
                                  f"has float16 units but no bfloat16 ones")
     bf16_flags = sorted(BF16_CPU_FLAGS & set(hardware.cpu_flags))
     if bf16_flags:
-        return "float32", (f"no GPU; the CPU has bfloat16 instructions ({', '.join(bf16_flags)}), "
-                           "but on this project's CPU they cost accuracy on validation and saved only "
-                           "part of a step's time (notebook 11, section 9)")
+        return "mixed_bfloat16", f"no GPU, and the CPU has bfloat16 instructions ({', '.join(bf16_flags)})"
     return "float32", "no GPU, and the CPU has no bfloat16 instructions, so 16-bit would be emulated"
 
 
