@@ -70,6 +70,9 @@ def main(argv):
     elif kind == "ablation":
         for name in names:
             ablation, _, seed = name.partition(":")
+            if ablation not in ABLATIONS:
+                print(f"Unknown ablation {ablation!r}: choose from {', '.join(ABLATIONS)}.")
+                return 2
             seed = int(seed or 0)
             run(seeded_name(ablation, seed), (x_train, y_train), (x_val, y_val), None,
                 settings(seed=seed, **ABLATIONS[ablation]), folder)

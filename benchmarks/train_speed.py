@@ -121,6 +121,10 @@ def main(argv):
     quick = config.is_quick()
     chosen, _ = precision.choose_precision(precision.describe_hardware())
     policy = argv[0] if argv else chosen
+    if policy not in ("float32", "mixed_float16", "mixed_bfloat16"):
+        print(f"Unknown precision {policy!r}: give float32, mixed_float16 or mixed_bfloat16, "
+              "or nothing for the one chosen for this machine.")
+        return 2
     (x_train, y_train), (x_val, y_val), _ = data.load_cifar10(quick=False)
     x_full, y_full = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
     runs = {
