@@ -117,3 +117,28 @@ def test_muon_recipe_network_is_rebuilt_with_its_recipe(tmp_path):
 def test_committed_better_network_is_read_as_the_airbench94_muon_recipe():
     path = saving.Path(__file__).resolve().parents[1] / "models" / "best_cnn.keras"
     assert saving.saved_recipe(saving.saved_config(path)) == "airbench94_muon"
+
+
+def test_network_without_whitening_is_rebuilt_without_it(tmp_path, monkeypatch):
+    """Notebook 11's final recipe trains its first 2x2 layer instead of whitening."""
+    keras.utils.set_random_seed(5)
+    network = better_cnn.build_network(images(64), precision="float32", recipe="airbench94_muon",
+                                       whitening=False)
+    tta = better_cnn.with_test_time_augmentation(network)
+    path = tmp_path / "best_cnn.keras"
+    tta.save(path)
+    assert not saving.saved_whitening(saving.saved_config(path))
+
+    def no_full_load(*args, **kwargs):
+        raise AssertionError("the better network must be rebuilt, not deserialised")
+    monkeypatch.setattr(keras.models, "load_model", no_full_load)
+    loaded = saving.load_model(path)
+    inner = [layer for layer in loaded.layers if isinstance(layer, keras.Model)][0]
+    assert "whitening" not in [layer.name for layer in inner.layers]
+    np.testing.assert_allclose(loaded.predict(images(), verbose=0),
+                               tta.predict(images(), verbose=0), atol=1e-5)
+
+
+def test_committed_better_network_is_read_as_the_final_recipe_without_whitening():
+    path = saving.Path(__file__).resolve().parents[1] / "models" / "best_cnn.keras"
+    assert not saving.saved_whitening(saving.saved_config(path))

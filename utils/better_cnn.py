@@ -91,9 +91,11 @@ def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16
     `whitening_eps` is added to each eigenvalue before the whitening divides by its square
     root (`whitening_kernels`).
 
-    For ablations: `whitening=False` makes the first 2x2 layer an ordinary trained
-    convolution with the default initialisation; `identity=False` leaves the 3x3
-    convolutions at their random initialisation (`identity_init` is skipped).
+    `whitening=False` (notebook 11's final recipe, and its ablation) makes the first 2x2 layer
+    an ordinary trained convolution with the default initialisation and "same" padding: the
+    maps are then 32, 16, 8 and 4 pixels instead of 31, 15, 7 and 3, and the final 3x3
+    max-pool covers the top-left 3x3 of the last 4x4 map. `identity=False` (ablation) leaves
+    the 3x3 convolutions at their random initialisation (`identity_init` is skipped).
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")

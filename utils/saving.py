@@ -27,9 +27,10 @@ def build_baseline():
     return models.build_baseline_cnn()
 
 
-def build_better(precision, recipe="airbench94"):
+def build_better(precision, recipe="airbench94", whitening=True):
     """The better network of notebooks 10–11 behind its test-time augmentation."""
-    network = better_cnn.build_network(None, precision=precision, recipe=recipe)
+    network = better_cnn.build_network(None, precision=precision, recipe=recipe,
+                                       whitening=whitening)
     return better_cnn.with_test_time_augmentation(network)
 
 
@@ -54,6 +55,23 @@ def saved_precision(config):
     return "float32"
 
 
+def find_layer(config, name):
+    """The configuration of the layer called `name`, searched for anywhere in `config`."""
+    if isinstance(config, dict):
+        if config.get("config", {}).get("name") == name and "class_name" in config:
+            return config["config"]
+        children = config.values()
+    elif isinstance(config, list):
+        children = config
+    else:
+        return None
+    for child in children:
+        found = find_layer(child, name)
+        if found is not None:
+            return found
+    return None
+
+
 def saved_recipe(config):
     """The better network's training recipe, read from its logits' scale in the configuration.
 
@@ -61,23 +79,15 @@ def saved_recipe(config):
     logits by 9 and airbench94_muon by the last width (256), and they scale the biases
     differently: a network must be rebuilt with the recipe it was trained with.
     """
-    def find_logits(node):
-        if isinstance(node, dict):
-            if node.get("class_name") == "Rescaling" and node.get("config", {}).get("name") == "logits":
-                return node["config"]["scale"]
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            return None
-        for child in children:
-            found = find_logits(child)
-            if found is not None:
-                return found
-        return None
-
-    scale = find_logits(config)
+    logits = find_layer(config, "logits")
+    scale = None if logits is None else logits["scale"]
     return "airbench94" if scale is None or abs(scale - 1 / 9) < 1e-6 else "airbench94_muon"
+
+
+def saved_whitening(config):
+    """Whether the better network was saved with its whitening layer (notebook 11's final
+    recipe replaces it by an ordinary trained 2x2 convolution)."""
+    return find_layer(config, "whitening") is not None
 
 
 def load_model(path, precision=None):
@@ -98,7 +108,7 @@ def load_model(path, precision=None):
     name = config.get("config", {}).get("name")
     builders = {"baseline_cnn": build_baseline,
                 "better_cnn": lambda: build_better(precision or saved_precision(config),
-                                                   saved_recipe(config))}
+                                                   saved_recipe(config), saved_whitening(config))}
     if name in builders:
         model = builders[name]()
         try:
