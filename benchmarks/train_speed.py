@@ -6,6 +6,9 @@
                                               # the one chosen for this machine:
                                               # benchmarks/results_float32.json
 
+results_with_whitening.json and results_float32.json are earlier runs (2026-11-28) that timed
+the better network with its whitening layer, before notebook 11's final recipe dropped it.
+
 Each network trains for a fixed number of steps on the real training images, with the
 batch size, data pipeline and callbacks of its notebook; the first steps (graph tracing)
 are not timed. Seconds per step x steps per epoch x epochs projects each full training
@@ -15,7 +18,8 @@ reported one uses the median seconds per step of each network over the rounds. P
 memory (RSS) is read from the kernel for each network in the first round only (later rounds
 start with memory the other network left behind). Test accuracies
 are read from what was saved when each model was trained (the baseline's summary, the better
-network's final run of seed 0 in models/better_cnn_runs/); nothing is evaluated here.
+network's final run of seed 0 in models/better_cnn_runs/, final_no_whitening_seed0.json);
+nothing is evaluated here.
 """
 import json
 import os
@@ -73,9 +77,10 @@ def time_baseline(x_train, y_train, steps):
 
 
 def time_better(x_train, y_train, steps, total_steps, policy):
-    """Seconds per step of the better network: airbench94_muon's batch, optimizer and data."""
+    """Seconds per step of the better network: airbench94_muon's batch, optimizer and data,
+    without the whitening layer, as notebook 11's final recipe trains it."""
     batch_size = recipe.MUON_BATCH_SIZE
-    network = better_cnn.build_network(x_train, precision=policy)
+    network = better_cnn.build_network(x_train, precision=policy, whitening=False)
     batches = recipe.AlternatingFlipTranslate(x_train, y_train, batch_size)
     recipe.compile_network_muon(network, len(batches), total_steps // len(batches), batch_size)
     timer = StepTimer()
@@ -111,7 +116,7 @@ def read_summary(name):
 def read_test_accuracy(name):
     """The test accuracy saved with a model when it was trained, or None."""
     if name == "best_cnn":
-        path = config.models_dir() / "better_cnn_runs" / "final_seed0.json"
+        path = config.models_dir() / "better_cnn_runs" / "final_no_whitening_seed0.json"
         return json.loads(path.read_text())["test_accuracy_tta"] if path.is_file() else None
     summary = read_summary(name)
     return summary["test_accuracy"] if summary else None
