@@ -80,7 +80,7 @@ def saved_recipe(config):
     differently: a network must be rebuilt with the recipe it was trained with.
     """
     logits = find_layer(config, "logits")
-    scale = None if logits is None else logits["scale"]
+    scale = None if logits is None else logits.get("scale")
     return "airbench94" if scale is None or abs(scale - 1 / 9) < 1e-6 else "airbench94_muon"
 
 
