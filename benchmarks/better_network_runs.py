@@ -29,6 +29,8 @@ from utils import config, data, precision, recipe
 
 ABLATIONS = {
     "no_whitening": {"whitening": False},
+    # the trained 2x2 conv without padding: the whitening network's map sizes (31/15/7/3)
+    "no_whitening_valid": {"whitening": False, "first_padding": "valid"},
     "no_identity_init": {"identity": False},
     "no_label_smoothing": {"label_smoothing": 0.0},
     "no_alternating_flips": {"alternating_flips": False},

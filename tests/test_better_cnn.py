@@ -105,3 +105,17 @@ def test_ablation_switches_remove_whitening_and_identity_init():
     assert first.trainable and first.kernel_size == (2, 2)
     conv = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)][2]
     assert not np.array_equal(keras.ops.convert_to_numpy(conv.kernel)[1, 1], np.eye(8))
+
+
+def test_first_padding_sets_the_map_sizes_without_whitening():
+    sizes = {}
+    for padding in ("same", "valid"):
+        network = better_cnn.build_network(tiny_images(), widths=(8, 8, 8), precision="float32",
+                                           whitening=False, first_padding=padding)
+        first = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)][0]
+        sizes[padding] = first.output.shape[1]
+    with_whitening = better_cnn.build_network(tiny_images(), widths=(8, 8, 8),
+                                              precision="float32")
+    assert sizes == {"same": 32,
+                     "valid": with_whitening.get_layer("whitening").output.shape[1]}
+    assert sizes["valid"] == 31

@@ -96,3 +96,12 @@ def test_load_saved_run_only_for_the_same_fingerprint(tmp_path):
 def test_unknown_recipe_is_refused_by_train(tmp_path):
     with pytest.raises(ValueError, match="recipe must be one of"):
         recipe.train(tiny_images(8), np.arange(8), tmp_path / "h.csv", recipe="sgd")
+
+
+def test_first_padding_enters_the_settings_only_when_given():
+    default = recipe.run_settings("float32", whitening=False)
+    assert "first_padding" not in default  # so earlier runs keep their fingerprints
+    assert recipe.run_settings("float32", whitening=False,
+                               first_padding="valid")["first_padding"] == "valid"
+    with pytest.raises(ValueError, match="unknown settings"):
+        recipe.run_settings("float32", first_pading="valid")

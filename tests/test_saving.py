@@ -119,15 +119,17 @@ def test_committed_better_network_is_read_as_the_airbench94_muon_recipe():
     assert saving.saved_recipe(saving.saved_config(path)) == "airbench94_muon"
 
 
-def test_network_without_whitening_is_rebuilt_without_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("first_padding", ["same", "valid"])
+def test_network_without_whitening_is_rebuilt_without_it(tmp_path, monkeypatch, first_padding):
     """Notebook 11's final recipe trains its first 2x2 layer instead of whitening."""
     keras.utils.set_random_seed(5)
     network = better_cnn.build_network(images(64), precision="float32", recipe="airbench94_muon",
-                                       whitening=False)
+                                       whitening=False, first_padding=first_padding)
     tta = better_cnn.with_test_time_augmentation(network)
     path = tmp_path / "best_cnn.keras"
     tta.save(path)
     assert not saving.saved_whitening(saving.saved_config(path))
+    assert saving.saved_first_padding(saving.saved_config(path)) == first_padding
 
     def no_full_load(*args, **kwargs):
         raise AssertionError("the better network must be rebuilt, not deserialised")
@@ -142,3 +144,4 @@ def test_network_without_whitening_is_rebuilt_without_it(tmp_path, monkeypatch):
 def test_committed_better_network_is_read_as_the_final_recipe_without_whitening():
     path = saving.Path(__file__).resolve().parents[1] / "models" / "best_cnn.keras"
     assert not saving.saved_whitening(saving.saved_config(path))
+    assert saving.saved_first_padding(saving.saved_config(path)) == "same"

@@ -37,10 +37,10 @@ MUON_HEAD_L2 = 2e-6 / 0.67 / 2   # 1.4925e-6
 
 # --- The network ------------------------------------------------------------------------
 
-def conv(filters, regularizer, kernel_size=3):
+def conv(filters, regularizer, kernel_size=3, padding="same"):
     """A bias-free convolution initialised as PyTorch does: uniform(+-1/sqrt(fan_in))."""
     initializer = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
-    return layers.Conv2D(filters, kernel_size, padding="same", use_bias=False,
+    return layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False,
                          kernel_initializer=initializer, kernel_regularizer=regularizer)
 
 
@@ -71,7 +71,7 @@ def conv_group(x, filters, regularizer, bias_regularizer=None, bias_scale=8.0):
 
 def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16",
                   name="better_cnn", recipe="airbench94_muon", whitening_eps=WHITENING_EPS,
-                  whitening=True, identity=True):
+                  whitening=True, identity=True, first_padding="same"):
     """The training network: raw uint8 images in, 10 float32 logits out.
 
     Input statistics and the whitening kernels are computed from `x_train` (uint8). With
@@ -94,7 +94,9 @@ def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16
     `whitening=False` (notebook 11's final recipe, and its ablation) makes the first 2x2 layer
     an ordinary trained convolution with the default initialisation and "same" padding: the
     maps are then 32, 16, 8 and 4 pixels instead of 31, 15, 7 and 3, and the final 3x3
-    max-pool covers the top-left 3x3 of the last 4x4 map. `identity=False` (ablation) leaves
+    max-pool covers the top-left 3x3 of the last 4x4 map. `first_padding="valid"` (with
+    `whitening=False`, an ablation) trains that convolution without padding, so the maps keep
+    the whitening network's sizes. `identity=False` (ablation) leaves
     the 3x3 convolutions at their random initialisation (`identity_init` is skipped).
     """
     if recipe not in RECIPES:
@@ -103,13 +105,14 @@ def build_network(x_train=None, widths=WIDTHS, l2=0.0, precision="mixed_bfloat16
     keras.config.set_dtype_policy(precision)
     try:
         return build_layers(x_train, widths, l2, name, recipe, whitening_eps, whitening,
-                            identity)
+                            identity, first_padding)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
 def build_layers(x_train, widths, l2, name, recipe="airbench94_muon",
-                 whitening_eps=WHITENING_EPS, whitening=True, identity=True):
+                 whitening_eps=WHITENING_EPS, whitening=True, identity=True,
+                 first_padding="same"):
     """The layers of `build_network`, created under the current dtype policy."""
     if recipe == "airbench94_muon":
         kernel_regularizer, bias_scale = None, 1.0
@@ -137,7 +140,8 @@ def build_layers(x_train, widths, l2, name, recipe="airbench94_muon",
         first_layer = layers.Conv2D(WHITENING_WIDTH, 2, use_bias=False, trainable=False,
                                     name="whitening")
     else:
-        first_layer = conv(WHITENING_WIDTH, kernel_regularizer, kernel_size=2)
+        first_layer = conv(WHITENING_WIDTH, kernel_regularizer, kernel_size=2,
+                           padding=first_padding)
     x = first_layer(x)
     x = ScaledBias(1.0, bias_regularizer, whitening_bias_init, name="whitening_bias")(x)
     x = layers.Activation("gelu")(x)

@@ -198,7 +198,7 @@ def train(x_train, y_train, history_path, validation_data=None, epochs=MUON_EPOC
           batch_size=MUON_BATCH_SIZE, widths=better_cnn.WIDTHS, seed=0, verbose=2,
           precision="mixed_bfloat16", recipe="airbench94_muon",
           whitening_eps=better_cnn.WHITENING_EPS, whitening=True, identity=True,
-          label_smoothing=0.2, alternating_flips=True, lookahead=True):
+          label_smoothing=0.2, alternating_flips=True, lookahead=True, first_padding="same"):
     """Build, compile and train the network with the whole recipe; return the logits network.
 
     `validation_data` is `(images, integer labels)` or None. Each epoch's metrics are
@@ -207,7 +207,8 @@ def train(x_train, y_train, history_path, validation_data=None, epochs=MUON_EPOC
     `recipe` is "airbench94_muon" (Muon, linear decay, no lookahead; 8 epochs of batch
     2,000) or "airbench94" (Nesterov SGD, triangular schedule, lookahead; airbench94 trains
     10 epochs of batch 1,024: pass those). The remaining switches turn one ingredient off
-    for an ablation: `whitening` and `identity` (see `better_cnn.build_network`),
+    for an ablation: `whitening`, `identity` and `first_padding` (see
+    `better_cnn.build_network`),
     `label_smoothing` (0 for none), `alternating_flips` (False: a random flip each epoch)
     and `lookahead` ("airbench94" only).
     """
@@ -217,7 +218,8 @@ def train(x_train, y_train, history_path, validation_data=None, epochs=MUON_EPOC
     _, l2 = sgd_hyperparameters(batch_size)
     network = better_cnn.build_network(x_train, widths=widths, l2=l2, precision=precision,
                                        recipe=recipe, whitening_eps=whitening_eps,
-                                       whitening=whitening, identity=identity)
+                                       whitening=whitening, identity=identity,
+                                       first_padding=first_padding)
     batches = AlternatingFlipTranslate(x_train, y_train, batch_size, seed=seed,
                                        alternating=alternating_flips)
     total_steps = epochs * len(batches)
@@ -266,13 +268,14 @@ def run_settings(precision="mixed_bfloat16", seed=0, **switches):
     """Every setting of one run of the airbench94_muon recipe, as a dict for `train(**settings)`.
 
     `switches` turn ingredients off for an ablation (`whitening=False`, `identity=False`,
-    `label_smoothing=0.0`, `alternating_flips=False`) or change the epochs.
+    `label_smoothing=0.0`, `alternating_flips=False`) or change the epochs. `first_padding`
+    is added only when given, so the records of earlier runs keep their fingerprints.
     """
     settings = {"recipe": "airbench94_muon", "epochs": MUON_EPOCHS,
                 "batch_size": MUON_BATCH_SIZE, "seed": seed, "precision": precision,
                 "whitening_eps": better_cnn.WHITENING_EPS, "whitening": True, "identity": True,
                 "label_smoothing": 0.2, "alternating_flips": True}
-    unknown = set(switches) - set(settings)
+    unknown = set(switches) - set(settings) - {"first_padding"}
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(settings)}")
     settings.update(switches)

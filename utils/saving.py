@@ -27,10 +27,10 @@ def build_baseline():
     return models.build_baseline_cnn()
 
 
-def build_better(precision, recipe="airbench94", whitening=True):
+def build_better(precision, recipe="airbench94", whitening=True, first_padding="same"):
     """The better network of notebooks 10–11 behind its test-time augmentation."""
     network = better_cnn.build_network(None, precision=precision, recipe=recipe,
-                                       whitening=whitening)
+                                       whitening=whitening, first_padding=first_padding)
     return better_cnn.with_test_time_augmentation(network)
 
 
@@ -90,6 +90,35 @@ def saved_whitening(config):
     return find_layer(config, "whitening") is not None
 
 
+def find_first_conv(config, kernel_size):
+    """The configuration of the first Conv2D layer with this kernel size anywhere in `config`."""
+    if isinstance(config, dict):
+        layer = config.get("config", {})
+        if (config.get("class_name") == "Conv2D"
+                and list(layer.get("kernel_size", [])) == [kernel_size, kernel_size]):
+            return layer
+        children = config.values()
+    elif isinstance(config, list):
+        children = config
+    else:
+        return None
+    for child in children:
+        found = find_first_conv(child, kernel_size)
+        if found is not None:
+            return found
+    return None
+
+
+def saved_first_padding(config):
+    """The padding of the better network's first 2x2 convolution ("same" if there is none).
+
+    Padded or not, its weights have the same shape, so only the configuration tells them
+    apart (`better_cnn.build_network`'s `first_padding`).
+    """
+    first = find_first_conv(config, 2)
+    return "same" if first is None else first.get("padding", "valid")
+
+
 def load_model(path, precision=None):
     """Load a model saved by this project's notebooks, on Keras 3.8 or newer.
 
@@ -108,7 +137,8 @@ def load_model(path, precision=None):
     name = config.get("config", {}).get("name")
     builders = {"baseline_cnn": build_baseline,
                 "better_cnn": lambda: build_better(precision or saved_precision(config),
-                                                   saved_recipe(config), saved_whitening(config))}
+                                                   saved_recipe(config), saved_whitening(config),
+                                                   saved_first_padding(config))}
     if name in builders:
         model = builders[name]()
         try:
