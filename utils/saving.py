@@ -55,10 +55,14 @@ def saved_precision(config):
     return "float32"
 
 
-def find_layer(config, name):
-    """The configuration of the layer called `name`, searched for anywhere in `config`."""
+def find_first(config, matches):
+    """The configuration of the first layer anywhere in `config` for which `matches(entry)` holds.
+
+    Each layer is stored as an entry {"class_name": ..., "config": {...}}.
+    """
     if isinstance(config, dict):
-        if config.get("config", {}).get("name") == name and "class_name" in config:
+        if ("class_name" in config and isinstance(config.get("config"), dict)
+                and matches(config)):
             return config["config"]
         children = config.values()
     elif isinstance(config, list):
@@ -66,10 +70,15 @@ def find_layer(config, name):
     else:
         return None
     for child in children:
-        found = find_layer(child, name)
+        found = find_first(child, matches)
         if found is not None:
             return found
     return None
+
+
+def find_layer(config, name):
+    """The configuration of the layer called `name`, searched for anywhere in `config`."""
+    return find_first(config, lambda entry: entry["config"].get("name") == name)
 
 
 def saved_recipe(config):
@@ -90,32 +99,14 @@ def saved_whitening(config):
     return find_layer(config, "whitening") is not None
 
 
-def find_first_conv(config, kernel_size):
-    """The configuration of the first Conv2D layer with this kernel size anywhere in `config`."""
-    if isinstance(config, dict):
-        layer = config.get("config", {})
-        if (config.get("class_name") == "Conv2D"
-                and list(layer.get("kernel_size", [])) == [kernel_size, kernel_size]):
-            return layer
-        children = config.values()
-    elif isinstance(config, list):
-        children = config
-    else:
-        return None
-    for child in children:
-        found = find_first_conv(child, kernel_size)
-        if found is not None:
-            return found
-    return None
-
-
 def saved_first_padding(config):
     """The padding of the better network's first 2x2 convolution ("same" if there is none).
 
     Padded or not, its weights have the same shape, so only the configuration tells them
     apart (`better_cnn.build_network`'s `first_padding`).
     """
-    first = find_first_conv(config, 2)
+    first = find_first(config, lambda entry: entry["class_name"] == "Conv2D"
+                       and list(entry["config"].get("kernel_size", [])) == [2, 2])
     return "same" if first is None else first.get("padding", "valid")
 
 
